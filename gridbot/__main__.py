@@ -1,0 +1,5 @@
+import sys
+
+from gridbot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""Test doubles for collaborators that are not ours to run for real (or that tests need to steer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from core.models import Region, Staff
+
+
+@dataclass
+class StubDecision:
+    grid: Region | None
+    region: Region | None
+    assignee: Staff | None
+    reason: str
+
+
+class StubRouter:
+    """Routes every case to one grid and one person, as a test says."""
+
+    def __init__(self, grid: Region | None, assignee: Staff | None, reason: str = "stub") -> None:
+        self.decision = StubDecision(grid, grid, assignee, reason)
+        self.calls: list[tuple[str | None, tuple[float, float] | None, datetime, str | None]] = []
+
+    def route(self, address: str | None, location: tuple[float, float] | None, at: datetime, *,
+              category: str | None = None) -> StubDecision:
+        self.calls.append((address, location, at, category))
+        return self.decision
+
+
+class FixedClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai, a Friday
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now = self.now + timedelta(**delta)
+        return self.now
