@@ -255,3 +255,40 @@ class Policy(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     source_url: Mapped[str | None] = mapped_column(String(512))
     updated_at: Mapped[datetime]
+
+
+class InboundMessage(Base):
+    """Every message received from a platform, recorded once (the unique key makes retries harmless)."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (UniqueConstraint("platform", "message_id", name="uq_inbound_platform_message"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(128))
+    user_key: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class OutboxMessage(Base):
+    """A message waiting to be delivered by the background sender; ``dedupe_key`` stops doubles."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(191), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default="text")
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

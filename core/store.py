@@ -307,6 +307,11 @@ class RedisStore:
                 "start Redis or unset GRIDBOT_REDIS_URL to use the in-process store"
             ) from exc
 
+    def purge(self) -> int:
+        """Delete every key under this store's prefix (test isolation, resets); returns how many."""
+        keys = list(self._redis.scan_iter(f"{self._prefix}*", count=500))
+        return int(self._redis.delete(*keys)) if keys else 0
+
     def close(self) -> None:
         """Release connections."""
         self._redis.close()

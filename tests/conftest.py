@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, upgrade
 from core.settings import Settings, get_settings
-from core.store import StateStore, make_store
+from core.store import RedisStore, StateStore, make_store
 from tests.fakes import FixedClock
 
 PG_URL = os.environ.get("GRIDBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -86,11 +86,8 @@ def store(backend: str) -> Iterator[StateStore]:
     st = make_store(REDIS_URL if backend == "production" else None, prefix=prefix)
     st.ping()
     yield st
-    if backend == "production":
-        client = st._client  # type: ignore[attr-defined]
-        keys = list(client.scan_iter(f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
+    if isinstance(st, RedisStore):
+        st.purge()
     st.close()
 
 

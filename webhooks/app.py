@@ -1,0 +1,93 @@
+"""The FastAPI application: ``create_app(settings)`` and the lifespan that owns engine, store and services."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.engine import Engine
+
+from core.db import SessionFactory, make_engine, make_session_factory, ping, upgrade
+from core.errors import ServiceUnavailable
+from core.settings import Settings
+from core.store import StateStore, make_store
+from webhooks.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    """Long-lived objects built once by the lifespan and shared by every request."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: SessionFactory
+    store: StateStore
+    metrics: Metrics
+    started_at: float
+
+
+def build_state(settings: Settings) -> AppState:
+    """Connect to the database and the store (migrating an embedded SQLite database by itself)."""
+    engine = make_engine(settings.database_url)
+    if settings.is_embedded_db:
+        upgrade(engine)
+    else:
+        ping(engine)
+    store = make_store(settings.redis_url)
+    store.ping()
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    return AppState(settings, engine, make_session_factory(engine), store, Metrics(), time.monotonic())
+
+
+def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
+    """Build the web app; ``state`` may be handed in by tests that own the engine and store."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.gridbot = state or build_state(settings)
+        logger.info("gridbot ready in %.2fs", time.monotonic() - app.state.gridbot.started_at)
+        try:
+            yield
+        finally:
+            if state is None:
+                app.state.gridbot.store.close()
+                app.state.gridbot.engine.dispose()
+
+    app = FastAPI(title="gridbot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/readyz", readyz, methods=["GET"])
+    app.add_api_route("/metrics", metrics, methods=["GET"])
+    return app
+
+
+async def healthz() -> PlainTextResponse:
+    """Alive: the process answers."""
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready: the database and the state store answer."""
+    st: AppState = request.app.state.gridbot
+    checks: dict[str, str] = {}
+    for name, check in (("database", lambda: ping(st.engine)), ("store", st.store.ping)):
+        try:
+            check()
+            checks[name] = "ok"
+        except ServiceUnavailable as exc:
+            checks[name] = str(exc)
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    st: AppState = request.app.state.gridbot
+    body, content_type = st.metrics.render()
+    return Response(body, media_type=content_type)
