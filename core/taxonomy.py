@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.workcalendar import add_working_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class Category:
     accept_hours: float
     resolve_hours: float
     department: str
+    resolve_working_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +47,17 @@ class Taxonomy:
         """The category with ``code``, or ``other`` when unknown."""
         return self.categories.get(code or "other") or self.categories["other"]
 
-    def deadlines(self, code: str, priority: str, start: datetime) -> tuple[datetime, datetime]:
-        """Accept and resolve deadlines for a case of this category and priority opened at ``start``."""
+    def deadlines(self, code: str, priority: str, start: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+        """Accept and resolve deadlines for a case of this category and priority opened at ``start``.
+
+        Hours run on the wall clock; ``resolve_working_days`` counts Chinese working days (holidays and 调休).
+        """
         cat = self.category(code)
         factor = self.priority_factor.get(priority, 1.0)
-        return (start + timedelta(hours=cat.accept_hours * factor),
-                start + timedelta(hours=cat.resolve_hours * factor))
+        accept = start + timedelta(hours=cat.accept_hours * factor)
+        if cat.resolve_working_days is not None and factor >= 1.0:
+            return accept, add_working_days(start, cat.resolve_working_days, tz)
+        return accept, start + timedelta(hours=cat.resolve_hours * factor)
 
 
 def parse_taxonomy(raw: str, source: str) -> Taxonomy:
@@ -60,7 +67,8 @@ def parse_taxonomy(raw: str, source: str) -> Taxonomy:
         intents = {i["code"]: Intent(i["code"], i["name"], i.get("description", "")) for i in data["intents"]}
         categories = {
             c["code"]: Category(c["code"], c["name"], c.get("description", ""), float(c["accept_hours"]),
-                                float(c["resolve_hours"]), c.get("department", ""))
+                                float(c["resolve_hours"]), c.get("department", ""),
+                                int(c["resolve_working_days"]) if c.get("resolve_working_days") else None)
             for c in data["categories"]
         }
         factors = {k: float(v) for k, v in data.get("priority_factor", {"normal": 1.0}).items()}

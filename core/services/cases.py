@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -65,7 +65,7 @@ def open_case(session: Session, cmd: OpenCase, *, router: Router, taxonomy: Taxo
               tz: tzinfo) -> Case:
     """File a case, route it to a grid and whoever is on duty, and record creation and assignment."""
     decision = router.route(cmd.address_text, cmd.location, now, category=cmd.category)
-    accept_due, resolve_due = taxonomy.deadlines(cmd.category, cmd.priority, now)
+    accept_due, resolve_due = taxonomy.deadlines(cmd.category, cmd.priority, now, tz)
     repo = CaseRepository(session)
     case = repo.add(Case(
         number=repo.next_number(now.astimezone(tz).strftime("%Y%m%d")), kind=cmd.kind,
@@ -141,13 +141,13 @@ def resolve_case(session: Session, case: Case, *, actor: str, now: datetime, not
 
 
 def reopen_case(session: Session, case: Case, *, actor: str, now: datetime, note: str | None = None,
-                taxonomy: Taxonomy | None = None) -> CaseEvent:
+                taxonomy: Taxonomy | None = None, tz: tzinfo = timezone.utc) -> CaseEvent:
     """Reopen a resolved or closed case and give it back to its last assignee with fresh clocks."""
     event = _transition(session, case, CaseAction.REOPEN, actor, now, note, {})
     case.resolved_at = None
     case.closed_at = None
     if taxonomy is not None:
-        case.accept_due_at, case.resolve_due_at = taxonomy.deadlines(case.category, case.priority, now)
+        case.accept_due_at, case.resolve_due_at = taxonomy.deadlines(case.category, case.priority, now, tz)
     previous = session.get(Staff, case.assignee_id) if case.assignee_id else None
     if previous is not None:
         assign_case(session, case, previous, actor=SYSTEM, now=now, note="reopened: back to the last handler")
@@ -167,7 +167,7 @@ def cancel_case(session: Session, case: Case, *, actor: str, now: datetime, note
 
 
 def rate_case(session: Session, case: Case, rating: int, comment: str | None, *, actor: str, now: datetime,
-              taxonomy: Taxonomy | None = None) -> CaseEvent:
+              taxonomy: Taxonomy | None = None, tz: tzinfo = timezone.utc) -> CaseEvent:
     """Store the reporter's 1–5 rating; a dissatisfied rating reopens the case, any other closes it."""
     if case.status != CaseStatus.RESOLVED:
         raise DomainError(f"case {case.number} can be rated only once it is resolved")
@@ -176,7 +176,7 @@ def rate_case(session: Session, case: Case, rating: int, comment: str | None, *,
     case.rating, case.rating_comment = rating, comment
     event = _record(session, case, EventKind.RATED, actor, now, None, None, comment, {"rating": rating})
     if rating <= DISSATISFIED_AT_OR_BELOW:
-        reopen_case(session, case, actor=actor, now=now, note=comment or "不满意", taxonomy=taxonomy)
+        reopen_case(session, case, actor=actor, now=now, note=comment or "不满意", taxonomy=taxonomy, tz=tz)
     else:
         close_case(session, case, actor=actor, now=now, note="rated")
     return event
