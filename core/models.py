@@ -292,3 +292,32 @@ class OutboxMessage(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class BindingCode(Base):
+    """A one-time code that ties a chat account to a staff record; only its hash is stored."""
+
+    __tablename__ = "binding_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identity.id"))
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditRecord(Base):
+    """Who tried what and whether it was allowed: every permission denial and staff binding lands here."""
+
+    __tablename__ = "audit_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(64))
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)

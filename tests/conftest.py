@@ -100,3 +100,25 @@ def clock() -> FixedClock:
 def settings(tmp_path: Path) -> Settings:
     """Settings isolated from the developer's environment and .env."""
     return get_settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/unused.db", media_dir=tmp_path / "media")
+
+
+@pytest.fixture
+def fresh_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database of the backend that tests may commit to (for multi-connection stories)."""
+    if backend == "embedded":
+        engine = make_engine(f"sqlite:///{tmp_path}/fresh.db")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    schema = f"gridbot_fresh_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -41,3 +41,22 @@ class FixedClock:
     def advance(self, **delta: float) -> datetime:
         self.now = self.now + timedelta(**delta)
         return self.now
+
+
+class RecordingNotifier:
+    """Collects notices instead of queueing them, so a test can read who was told what."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, int | None]] = []  # (recipient, kind, case_id)
+        self.notices: list[object] = []
+
+    def to_staff(self, session: object, staff: Staff, notice: object) -> None:
+        self.sent.append((f"staff:{staff.staff_code}", str(notice.kind), notice.case_id))  # type: ignore[attr-defined]
+        self.notices.append(notice)
+
+    def to_person(self, session: object, person_id: int, notice: object) -> None:
+        self.sent.append((f"person:{person_id}", str(notice.kind), notice.case_id))  # type: ignore[attr-defined]
+        self.notices.append(notice)
+
+    def kinds_for(self, recipient: str) -> list[str]:
+        return [kind for who, kind, _ in self.sent if who == recipient]

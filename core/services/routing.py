@@ -310,6 +310,22 @@ class GridRouter:
         trace.append(f"nobody on duty up to {top}; left unassigned")
         return self._decision(match, self._region(ladder[-1]) if ladder else None, None, trace)
 
+    def duty_at(self, region: Region | int, at: datetime) -> Staff | None:
+        """Whoever takes cases at this region now, by the level's role rules (None when nobody is on duty)."""
+        region_id = region if isinstance(region, int) else region.id
+        wanted = self.policy.level_roles.get(self.index.nodes[region_id].level, ())
+        pick = self._pick(region_id, wanted, at)
+        return self.session.get(Staff, pick.staff_id) if pick else None
+
+    def escalation_target(self, region: Region | int, at: datetime) -> tuple[Region | None, Staff | None]:
+        """The first level above ``region`` with someone on duty (or the top level with nobody); (None, None) at the top."""
+        ladder = self.ladder(region)[1:]
+        for level in ladder:
+            staff = self.duty_at(level, at)
+            if staff is not None:
+                return level, staff
+        return (ladder[-1], None) if ladder else (None, None)
+
     def _opening(self, match: GridMatch | None, start_id: int | None) -> str:
         """The first trace line: how the report was placed."""
         where = self._label(start_id) if start_id is not None else "no city region"
