@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from core.errors import OperatorError
 
-from gridbot import cli_data, cli_nlu, cli_service
+from gridbot import cli_case, cli_chat, cli_data, cli_nlu, cli_service, cli_staff
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (cli_service, cli_data, cli_nlu):
+    for module in (cli_service, cli_data, cli_nlu, cli_chat, cli_case, cli_staff):
         module.register(sub)
     return parser
 

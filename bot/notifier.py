@@ -1,0 +1,40 @@
+"""The production Notifier: renders each notice and queues it in the outbox for every account the person has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot.outbox import enqueue
+from core.models import ChannelIdentity, Staff
+from core.notify import Notice
+from core.repositories import PersonRepository
+from core.taxonomy import Taxonomy
+from handlers.notices import render
+
+
+@dataclass(frozen=True)
+class OutboxNotifier:
+    """Notices become outbox rows (in the caller's transaction); the worker delivers them."""
+
+    tz: ZoneInfo
+    taxonomy: Taxonomy
+
+    def to_staff(self, session: Session, staff: Staff, notice: Notice) -> None:
+        """Queue for each chat account bound to the staff member."""
+        for identity in PersonRepository(session).identities_of_staff(staff.id):
+            self._queue(session, identity, notice)
+
+    def to_person(self, session: Session, person_id: int, notice: Notice) -> None:
+        """Queue for each chat account of the resident or enterprise contact."""
+        for identity in PersonRepository(session).identities_of_person(person_id):
+            self._queue(session, identity, notice)
+
+    def _queue(self, session: Session, identity: ChannelIdentity, notice: Notice) -> None:
+        reply = render(session, notice, tz=self.tz, taxonomy=self.taxonomy)
+        payload = {"text": reply.text, "notice": str(notice.kind),
+                   "buttons": [[b.label, b.payload] for b in reply.buttons]}
+        enqueue(session, f"{notice.key}:{identity.id}", identity.platform, identity.external_id, "text", payload,
+                case_id=notice.case_id)
