@@ -10,16 +10,16 @@ from typing import cast
 
 from sqlalchemy.orm import Session
 
+from bot.notifier import OutboxNotifier
 from core.db import SessionFactory
 from core.models import Policy
+from core.notify import Notifier
 from core.repositories import PolicyRepository
 from core.services.cases import Router
 from core.services.routing import RouterCache
 from core.settings import Settings
 from core.store import StateStore
 from core.taxonomy import Taxonomy, load_taxonomy
-from bot.notifier import OutboxNotifier
-from core.notify import Notifier
 from handlers.flow import SILENT, PolicyAnswerer, PolicyHit, Understanding
 from nlp import pipeline
 from nlp.retrieval import PolicyDoc, PolicyIndex

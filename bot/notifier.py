@@ -12,7 +12,7 @@ from core.models import ChannelIdentity, Staff
 from core.notify import Notice
 from core.repositories import PersonRepository
 from core.taxonomy import Taxonomy
-from handlers.notices import render
+from handlers.notices import hint, render
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,14 @@ class OutboxNotifier:
 
     def _queue(self, session: Session, identity: ChannelIdentity, notice: Notice) -> None:
         reply = render(session, notice, tz=self.tz, taxonomy=self.taxonomy)
-        payload = {"text": reply.text, "notice": str(notice.kind),
-                   "buttons": [[b.label, b.payload] for b in reply.buttons]}
+        payload = {"text": reply.text, "hint": hint(reply), "notice": str(notice.kind),
+                   "buttons": [[b.label, b.payload] for b in reply.buttons],
+                   "fallback": {"notice": str(notice.kind), "data": template_fields(reply.text)}}
         enqueue(session, f"{notice.key}:{identity.id}", identity.platform, identity.external_id, "text", payload,
                 case_id=notice.case_id)
+
+
+def template_fields(text: str) -> dict[str, str]:
+    """Fields for a template message when the 48-hour window is closed: the first line, cut to WeChat's 20."""
+    first, _, rest = text.partition("\n")
+    return {"first": first[:20], "remark": rest.replace("\n", " ")[:20]}

@@ -14,11 +14,11 @@ from handlers.fallback import (
     UNSUPPORTED_FLOW,
 )
 from handlers.flow import STAFF_INTENTS, Flow, Intent, NoDraft, Turn, on_cancel
-from handlers.staff_tasks import BIND_FLOW, STAFF_FLOW, bind_code, is_staff_command
 from handlers.policy_qa import POLICY_FLOW, wants_to_apply
 from handlers.query_case import PROGRESS_FLOW
 from handlers.rating import RATING_FLOW
 from handlers.report_issue import REPORT_FLOW
+from handlers.staff_tasks import BIND_FLOW, STAFF_FLOW, bind_code, is_staff_command
 
 CANCEL_FLOW = Flow("cancel", NoDraft, entry=on_cancel)
 

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.db import SessionFactory, unit_of_work
+from core.digest import run_due
 from core.lifecycle import CaseStatus
 from core.models import Case, CaseEvent, Staff
 from core.notify import Notice, NoticeKind, Notifier
@@ -56,12 +57,17 @@ class TickReport:
 
 
 def run_tick(factory: SessionFactory, store: StateStore, ctx: Clockwork, now: datetime) -> TickReport | None:
-    """Run one tick if this process holds the tick lock (one leader among many); None when another ran it."""
+    """Run one tick if this process holds the tick lock (one leader among many); None when another ran it.
+
+    The digests due in this minute go out in the same turn of the lock; their keys make a second run harmless.
+    """
     with held_lock(store, TICK_LOCK, ttl=55) as leader:
         if not leader:
             return None
         with unit_of_work(factory) as session:
-            return tick(session, ctx, now)
+            report = tick(session, ctx, now)
+        run_due(factory, ctx.notifier, now, ctx.tz)
+        return report
 
 
 def tick(session: Session, ctx: Clockwork, now: datetime) -> TickReport:

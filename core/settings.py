@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = 1800
     dedupe_ttl_seconds: int = 300
     turn_budget_seconds: float = 4.0
+    run_scheduler: bool = True
 
     nlu_intent_threshold: float = 0.55
     nlu_category_threshold: float = 0.5
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_menu_file: Path | None = None
+    wechat_template_ids: dict[str, str] = Field(
+        default_factory=dict, description="notice kind → template id, JSON, for pushes outside the 48 h window")
 
     telegram_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None

@@ -16,9 +16,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from bot.messages import Button, GeoPoint, InboundKind, Reply
-from core.models import ChannelIdentity, Person, Staff
+from core.models import Case, ChannelIdentity, Person, Staff
 from core.notify import Notice, Notifier
-from core.models import Case
 from core.services.cases import OpenCase, Router, open_case
 from core.services.dispatch import announce_since
 from core.settings import Settings

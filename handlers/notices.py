@@ -46,6 +46,18 @@ def render(session: Session, notice: Notice, *, tz: tzinfo, taxonomy: Taxonomy) 
     return Reply(text, _buttons(notice, case))
 
 
+def hint(reply: Reply) -> str:
+    """The buttons of a pushed notice as typed commands, for platforms without buttons on pushes (WeChat)."""
+    if any(b.payload.startswith("score:") for b in reply.buttons):
+        return texts.HINT_SCORE
+    lines = []
+    for button in reply.buttons:
+        if button.payload.startswith("task:"):
+            _, _, number = button.payload.split(":", 2)
+            lines.append(texts.HINT_COMMAND.format(command=f"{button.label} {number}", label=button.label))
+    return "；".join(lines)
+
+
 def case_values(session: Session, case: Case, tz: tzinfo, taxonomy: Taxonomy) -> dict[str, str]:
     """The fields notices and details show about a case."""
     handler = session.get(Staff, case.assignee_id) if case.assignee_id else None

@@ -15,7 +15,7 @@ from bot.messages import Button
 from core.lifecycle import CaseStatus
 from core.models import Case, Region, Staff
 from core.permissions import Act, Viewer, allowed, audit
-from core.repositories import CaseRepository, CaseEventRepository
+from core.repositories import CaseEventRepository, CaseRepository
 from core.services import cases as svc
 from core.services.dispatch import announce, announce_since, last_event_id
 from core.services.stats import area_stats

@@ -8,15 +8,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.engine import Engine
 
+from bot.deps import build_deps
+from bot.engine import Engine as BotEngine
+from bot.outbox import OutboxWorker
 from core.db import SessionFactory, make_engine, make_session_factory, ping, upgrade
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from core.store import StateStore, make_store
 from webhooks.metrics import Metrics
+from webhooks.scheduler import build_scheduler
+from webhooks.wechat import WeChatChannel, build_wechat
+from webhooks.wechat import router as wechat_router
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +38,9 @@ class AppState:
     store: StateStore
     metrics: Metrics
     started_at: float
+    wechat: WeChatChannel | None = None
+    outbox: OutboxWorker | None = None
+    scheduler: BackgroundScheduler | None = None
 
 
 def build_state(settings: Settings) -> AppState:
@@ -43,7 +53,12 @@ def build_state(settings: Settings) -> AppState:
     store = make_store(settings.redis_url)
     store.ping()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
-    return AppState(settings, engine, make_session_factory(engine), store, Metrics(), time.monotonic())
+    state = AppState(settings, engine, make_session_factory(engine), store, Metrics(), time.monotonic())
+    bot = BotEngine(build_deps(settings, state.session_factory, store))
+    state.wechat, state.outbox = build_wechat(settings, state.session_factory, store, state.metrics, bot)
+    if settings.run_scheduler:
+        state.scheduler = build_scheduler(settings, state.session_factory, store)
+    return state
 
 
 def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
@@ -53,9 +68,17 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.gridbot = state or build_state(settings)
         logger.info("gridbot ready in %.2fs", time.monotonic() - app.state.gridbot.started_at)
+        st: AppState = app.state.gridbot
+        for service in (st.outbox, st.scheduler):
+            if service is not None:
+                service.start()
         try:
             yield
         finally:
+            if st.scheduler is not None:
+                st.scheduler.shutdown(wait=False)
+            if st.outbox is not None:
+                st.outbox.stop()
             if state is None:
                 app.state.gridbot.store.close()
                 app.state.gridbot.engine.dispose()
@@ -64,6 +87,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"])
+    app.include_router(wechat_router)
     return app
 
 

@@ -14,9 +14,8 @@ from core.lifecycle import CaseStatus
 from core.models import CaseEvent
 from core.services import cases
 from core.taxonomy import load_taxonomy
-from tests.fakes import FixedClock
 from tests.factories import Org, make_org, make_resident
-from tests.fakes import StubRouter
+from tests.fakes import FixedClock, StubRouter
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -13,9 +13,8 @@ from core.lifecycle import ALLOWED, TRANSITIONS, CaseAction, CaseStatus, next_st
 from core.models import Case, CaseEvent, Staff
 from core.services import cases
 from core.taxonomy import load_taxonomy
-from tests.fakes import FixedClock
 from tests.factories import make_org, make_resident
-from tests.fakes import StubRouter
+from tests.fakes import FixedClock, StubRouter
 
 TZ = ZoneInfo("Asia/Shanghai")
 ALL_PAIRS = [(status, action) for status in CaseStatus for action in CaseAction]

@@ -6,10 +6,10 @@ Create Date: 2026-12-04 20:01:56.102258
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import core.models
+from alembic import op
 
+import core.models
 
 revision = '0001'
 down_revision = None

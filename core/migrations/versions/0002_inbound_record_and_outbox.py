@@ -6,10 +6,10 @@ Create Date: 2026-12-04 20:05:06.868562
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import core.models
+from alembic import op
 
+import core.models
 
 revision = '0002'
 down_revision = '0001'

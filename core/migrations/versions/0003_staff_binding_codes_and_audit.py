@@ -6,10 +6,10 @@ Create Date: 2026-12-04 20:08:40.653062
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import core.models
+from alembic import op
 
+import core.models
 
 revision = '0003'
 down_revision = '0002'

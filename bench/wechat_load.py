@@ -1,0 +1,270 @@
+"""Load test of ``POST /wechat``: the full service vs a bare FastAPI endpoint, same machine, same generator.
+
+    .venv/bin/python bench/wechat_load.py [--seconds 10] [--connections 64]
+
+Starts (1) gridbot's app on one uvicorn worker with PostgreSQL + Redis — a private schema and key prefix,
+dropped/purged afterwards, demo city seeded — and (2) a bare FastAPI app that reads the body and returns a
+fixed XML reply. A keep-alive asyncio load generator on loopback posts signed messages with distinct MsgIds
+(plaintext and safe mode; a mix of text, menu clicks, locations, follows, photos) and prints messages/s and
+p50/p99 latency for each, and the ratio. Every gridbot message is deduped, recorded and runs a real turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from bot.adapters.wechat_adapter import MessageCrypto, sign
+from bot.messages import Inbound, Reply
+
+
+class EchoTurn:
+    """``--engine echo``: isolates the channel's own cost (dedupe, record, render) from the engine's."""
+
+    def handle(self, inbound: Inbound) -> list[Reply]:
+        """One fixed reply."""
+        return [Reply("收到")]
+
+PG_URL = os.environ.get("GRIDBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("GRIDBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TOKEN, APP_ID = "bench-token", "wx_bench_app"
+AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
+TEXTS = ["你好", "我要报修", "小区门口路灯坏了", "幸福小区3栋", "13812345678", "查询办理进度", "跳过", "1",
+         "创业补贴怎么申请", "楼下广场舞太吵了", "确认", "取消"]
+
+
+def serve_gridbot(port: int, db_url: str, prefix: str, engine_kind: str) -> None:
+    """Child process: gridbot's app (the ``gridbot serve`` wiring) on a private schema and key prefix."""
+    import logging
+
+    import uvicorn
+
+    from bot.deps import build_deps
+    from bot.engine import Engine
+    from core.db import make_engine, make_session_factory
+    from core.settings import get_settings
+    from core.store import RedisStore
+    from webhooks.app import AppState, create_app
+    from webhooks.metrics import Metrics
+    from webhooks.wechat import build_wechat
+
+    logging.getLogger().setLevel(logging.WARNING)
+    settings = get_settings(_env_file=None, database_url=db_url, redis_url=REDIS_URL, wechat_token=TOKEN,
+                            wechat_app_id=APP_ID, wechat_aes_key=AES_KEY, media_dir=Path("/tmp/gridbot-bench-media"))
+    engine = make_engine(db_url)
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    factory = make_session_factory(engine)
+    state = AppState(settings, engine, factory, store, Metrics(), time.monotonic())
+    bot = EchoTurn() if engine_kind == "echo" else Engine(build_deps(settings, factory, store))
+    state.wechat, state.outbox = build_wechat(settings, factory, store, state.metrics, bot)
+    uvicorn.run(create_app(settings, state), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def serve_bare(port: int) -> None:
+    """Child process: read the body, answer a fixed passive reply."""
+    import uvicorn
+
+    app = FastAPI()
+    fixed = ("<xml><ToUserName><![CDATA[u]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>"
+             "<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ok]]></Content></xml>")
+
+    @app.post("/wechat")
+    async def wechat(request: Request) -> Response:
+        await request.body()
+        return Response(fixed, media_type="application/xml")
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def message_xml(n: int, rng: random.Random) -> str:
+    """One message of the mix, from one of 2000 residents, with a distinct MsgId."""
+    user, now = f"oBench{rng.randrange(2000):05d}", int(time.time())
+    head = (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>{now}</CreateTime>")
+    roll = rng.random()
+    if roll < 0.70:
+        body = f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{rng.choice(TEXTS)}]]></Content>"
+    elif roll < 0.82:
+        key = rng.choice(["report", "policy", "progress", "human"])
+        return head + f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[{key}]]></EventKey><MsgId>{n}</MsgId></xml>"
+    elif roll < 0.90:
+        body = ("<MsgType><![CDATA[location]]></MsgType><Location_X>36.1</Location_X><Location_Y>120.3</Location_Y>"
+                "<Scale>15</Scale><Label><![CDATA[幸福小区北门]]></Label>")
+    elif roll < 0.95:
+        body = "<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[u]]></PicUrl><MediaId><![CDATA[m]]></MediaId>"
+    else:
+        return head + f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event><MsgId>{n}</MsgId></xml>"
+    return head + body + f"<MsgId>{n}</MsgId></xml>"
+
+
+def build_requests(count: int, safe: bool, seed: int) -> list[bytes]:
+    """Pre-built raw HTTP/1.1 requests (signing is the platform's cost, not ours)."""
+    rng, crypto = random.Random(seed), MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    out = []
+    for n in range(count):
+        xml, ts, nonce = message_xml(seed * 10_000_000 + n, rng), str(int(time.time())), str(rng.randrange(10**9))
+        query = {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
+        if safe:
+            enc = crypto.encrypt(xml)
+            query |= {"encrypt_type": "aes", "msg_signature": sign(TOKEN, ts, nonce, enc)}
+            xml = f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
+        body = xml.encode()
+        out.append(f"POST /wechat?{urlencode(query)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return out
+
+
+async def _worker(port: int, requests: list[bytes], feed: itertools.count[int], stop_at: float,
+                  latencies: list[float], errors: list[int]) -> None:
+    """One keep-alive connection sending requests back to back until time or requests run out."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    while time.perf_counter() < stop_at:
+        i = next(feed)
+        if i >= len(requests):
+            break
+        started = time.perf_counter()
+        writer.write(requests[i])
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        if status != 200:
+            errors.append(status)
+    writer.close()
+
+
+async def drive(port: int, requests: list[bytes], connections: int, seconds: float) -> dict[str, float]:
+    """Run the load; messages/s, p50/p99 (ms) and errors."""
+    latencies: list[float] = []
+    errors: list[int] = []
+    feed = itertools.count()
+    started = time.perf_counter()
+    await asyncio.gather(*(_worker(port, requests, feed, started + seconds, latencies, errors)
+                           for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    return {"rate": len(latencies) / elapsed, "p50": pick(0.50), "p99": pick(0.99), "n": len(latencies),
+            "errors": len(errors)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(role: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a server child and wait until it accepts connections."""
+    port = free_port()
+    child = subprocess.Popen([sys.executable, __file__, "--serve", role, str(port), *args], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return child, port
+        except OSError:
+            time.sleep(0.2)
+    child.kill()
+    raise RuntimeError(f"{role} server did not start")
+
+
+def prepare_database(schema: str) -> str:
+    """A private schema, migrated and seeded with the demo city; returns its URL."""
+    from sqlalchemy import text
+
+    from core.db import make_engine
+    from core.settings import get_settings
+    from gridbot.cli_service import seed_demo
+
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    url = PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
+    seed_demo(get_settings(_env_file=None, database_url=url))
+    return url
+
+
+def cleanup(schema: str, prefix: str) -> None:
+    """Drop the schema and purge the key prefix."""
+    from sqlalchemy import text
+
+    from core.db import make_engine
+    from core.store import RedisStore
+
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+    RedisStore(REDIS_URL, prefix=prefix).purge()
+
+
+def run_case(label: str, port: int, safe: bool, args: argparse.Namespace, seed: int) -> dict[str, float]:
+    """Warm up, then measure one server in one mode."""
+    asyncio.run(drive(port, build_requests(300, safe, seed + 900), args.connections, 5))
+    result = asyncio.run(drive(port, build_requests(args.max_requests, safe, seed), args.connections, args.seconds))
+    print(f"{label:28} {result['rate']:8.0f} msg/s   p50 {result['p50']:6.1f} ms   p99 {result['p99']:6.1f} ms"
+          f"   n={result['n']:.0f} errors={result['errors']:.0f}", flush=True)
+    return result
+
+
+def main() -> int:
+    """Benchmark both servers in both modes and print the ratio against the targets."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("--engine", choices=["real", "echo"], default="real",
+                        help="echo: a stub engine, to measure the channel without the conversation engine")
+    parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        role, port = args.serve[0], int(args.serve[1])
+        return serve_bare(port) or 0 if role == "bare" else serve_gridbot(port, *args.serve[2:5]) or 0
+    tag = uuid.uuid4().hex[:8]
+    schema, prefix = f"gridbot_bench_{tag}", f"gridbot-bench:{tag}:"
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        bare, bare_port = start("bare")
+        children.append(bare)
+        full, full_port = start("gridbot", prepare_database(schema), prefix, args.engine)
+        children.append(full)
+        results = {}
+        for mode, safe in (("plaintext", False), ("safe", True)):
+            results[f"bare {mode}"] = run_case(f"bare FastAPI ({mode})", bare_port, safe, args, 1)
+            results[f"full {mode}"] = run_case(f"gridbot /wechat ({mode})", full_port, safe, args, 2 if safe else 3)
+        for mode in ("plaintext", "safe"):
+            ratio = results[f"full {mode}"]["rate"] / results[f"bare {mode}"]["rate"]
+            ok = ratio >= 1 / 6 and results[f"full {mode}"]["p99"] < 100
+            print(f"{mode:10} full/bare = {ratio:.3f} (target ≥ 0.167), p99 {results[f'full {mode}']['p99']:.1f} ms "
+                  f"(target < 100) → {'MET' if ok else 'NOT MET'}")
+    finally:
+        for child in children:
+            child.terminate()
+            child.wait(10)
+        cleanup(schema, prefix)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

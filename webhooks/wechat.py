@@ -1,0 +1,334 @@
+"""``GET/POST /wechat``: verify → parse → dedupe → run the turn within the budget → passive reply or ``success``.
+
+Exactly once: the first request for a message key claims ``dedupe:wechat:<key>`` in the shared store before
+any work; WeChat's retries (same MsgId, or FromUserName+CreateTime+Event) wait briefly for the reply cached
+under that key and otherwise answer ``success``. The inbound row's unique key is the second line of defence.
+A turn that overruns ``turn_budget_seconds`` is answered ``success`` and its replies go to the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from bot.adapters.wechat_adapter import (
+    MAX_BODY_BYTES,
+    BadSignature,
+    MalformedMessage,
+    MessageCrypto,
+    custom_text,
+    is_periodic_location,
+    parse_xml,
+    passive_xml,
+    render_texts,
+    sign,
+    signature_ok,
+    to_inbound,
+)
+from bot.adapters.wechat_api import WeChatApi, WeChatSender, fetch_media, media_path
+from bot.messages import Inbound, InboundKind, Reply
+from bot.outbox import OutboxWorker, enqueue
+from core.db import SessionFactory, unit_of_work
+from core.models import InboundMessage
+from core.settings import Settings
+from core.store import StateStore
+from webhooks.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = "success"
+PENDING = "pending"
+MAX_CLOCK_SKEW = 300.0   # seconds; WeChat's retries come within ~15 s, so older requests are replays
+RETRY_WAIT = 3.0         # how long a retry waits for the first request's reply before answering success
+NO_TURN = frozenset({InboundKind.UNSUBSCRIBE, InboundKind.VIEW})  # nobody to answer: record only
+
+
+class TurnEngine(Protocol):
+    """Runs one conversational turn (``bot.engine.Engine``)."""
+
+    def handle(self, inbound: Inbound) -> list[Reply]:
+        """The replies to one inbound message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """Query parameters of a request whose ``signature`` checked out."""
+
+    timestamp: str
+    nonce: str
+    encrypted: bool
+    msg_signature: str | None
+
+
+class Handoff:
+    """Decides, race-free, whether a finished turn answers the request or goes to the outbox."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "running"
+
+    def _move(self, to: str) -> bool:
+        with self._lock:
+            if self._state != "running":
+                return False
+            self._state = to
+            return True
+
+    def finish(self) -> bool:
+        """Called by the turn: True when the request is still waiting for the reply."""
+        return self._move("finished")
+
+    def abandon(self) -> bool:
+        """Called by the request at the budget: True when the turn has not finished yet."""
+        return self._move("abandoned")
+
+
+@dataclass
+class WeChatChannel:
+    """Everything the endpoint needs, built once by the lifespan."""
+
+    settings: Settings
+    store: StateStore
+    session_factory: SessionFactory
+    engine: TurnEngine
+    metrics: Metrics
+    api: WeChatApi | None = None
+    outbox: OutboxWorker | None = None
+    clock: Callable[[], float] = time.time
+    crypto: MessageCrypto | None = None
+    _tasks: set[asyncio.Future[str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        aes = self.settings.wechat_aes_key
+        if self.crypto is None and aes is not None and self.settings.wechat_app_id:
+            self.crypto = MessageCrypto(self.token, aes.get_secret_value(), self.settings.wechat_app_id)
+
+    @property
+    def token(self) -> str:
+        """The server token configured in the 公众号 console."""
+        secret = self.settings.wechat_token
+        return secret.get_secret_value() if secret else ""
+
+    def fresh(self, timestamp: str) -> bool:
+        """True when ``timestamp`` is within MAX_CLOCK_SKEW of now."""
+        return timestamp.isdigit() and abs(self.clock() - int(timestamp)) <= MAX_CLOCK_SKEW
+
+    def decode(self, body: bytes, signed: Signed) -> dict[str, Any]:
+        """The plaintext message fields; decrypts (checking ``msg_signature``) in the AES modes."""
+        fields = parse_xml(body)
+        if not signed.encrypted:
+            return fields
+        if self.crypto is None:
+            raise MalformedMessage("encrypted message but no EncodingAESKey configured")
+        plain = self.crypto.decrypt_envelope(fields, signed.msg_signature, signed.timestamp, signed.nonce)
+        return parse_xml(plain.encode())
+
+    def seal(self, xml: str, signed: Signed) -> str:
+        """The reply as sent: encrypted in the AES modes, except the bare ``success``."""
+        if xml == SUCCESS or not signed.encrypted or self.crypto is None:
+            return xml
+        return self.crypto.encrypt_reply(xml, signed.timestamp, signed.nonce)
+
+    async def respond(self, fields: dict[str, Any], background: BackgroundTasks) -> str:
+        """The plaintext passive reply (or ``success``) for one decoded message; runs the turn at most once."""
+        inbound = to_inbound(fields)
+        key = f"dedupe:wechat:{inbound.message_id}"
+        if not self.store.set_if_absent(key, PENDING, self.settings.dedupe_ttl_seconds):
+            self.metrics.dedupe_hits.labels("wechat").inc()
+            self._count(inbound, "duplicate")
+            return await self._await_cached(key)
+        inbound = self._attach_media(inbound, background)
+        handoff = Handoff()
+        task = asyncio.ensure_future(run_in_threadpool(self._turn, inbound, str(fields.get("ToUserName", "")),
+                                                       key, handoff))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            async with asyncio.timeout(self.settings.turn_budget_seconds):
+                return await asyncio.shield(task)
+        except TimeoutError:
+            return SUCCESS if handoff.abandon() else await task
+
+    async def _await_cached(self, key: str) -> str:
+        """The reply the first request cached, if it appears within RETRY_WAIT; else ``success``."""
+        deadline = time.monotonic() + RETRY_WAIT
+        while time.monotonic() < deadline:
+            cached = self.store.get(key)
+            if cached is not None and cached != PENDING:
+                return cached
+            await asyncio.sleep(0.05)
+        return SUCCESS
+
+    def _attach_media(self, inbound: Inbound, background: BackgroundTasks) -> Inbound:
+        """For a photo: fetch it after the response, and hand the engine the path it will have."""
+        if inbound.kind is not InboundKind.IMAGE or not inbound.media_ref:
+            return inbound
+        target = media_path(self.settings.media_dir, inbound.media_ref)
+        if self.api is not None:
+            background.add_task(fetch_media, self.api, inbound.media_ref, target)
+        relative = str(target.relative_to(self.settings.media_dir))
+        return Inbound(inbound.platform, inbound.user_key, inbound.chat_key, inbound.message_id, inbound.kind,
+                       media_ref=relative)
+
+    def _turn(self, inbound: Inbound, account: str, key: str, handoff: Handoff) -> str:
+        """Record the message, run the turn, and render the reply or defer it to the outbox (worker thread)."""
+        try:
+            recorded = self._record(inbound)
+        except Exception:
+            self.store.delete(key)  # nothing ran: let WeChat's retry try again instead of answering "success"
+            raise
+        if not recorded:
+            self._count(inbound, "duplicate")
+            return SUCCESS
+        if not wants_turn(inbound):
+            self._remember(inbound)
+            self._cache(key, SUCCESS)
+            return SUCCESS
+        started = time.perf_counter()
+        texts = [t for t in render_texts(self.engine.handle(inbound)) if t]
+        self.metrics.turn_seconds.labels("wechat").observe(time.perf_counter() - started)
+        if handoff.finish():
+            xml = passive_xml(texts[0], to_user=inbound.user_key, from_account=account) if texts else SUCCESS
+            self._defer(inbound, texts[1:], first=1)
+            self._count(inbound, "replied")
+        else:
+            xml = SUCCESS
+            self._defer(inbound, texts, first=0)
+            self._count(inbound, "deferred")
+        self._cache(key, xml)
+        return xml
+
+    def _record(self, inbound: Inbound) -> bool:
+        """Store the inbound row; False when this message was already recorded (store key expired)."""
+        try:
+            with unit_of_work(self.session_factory) as session:
+                session.add(InboundMessage(platform="wechat", message_id=inbound.message_id[:128],
+                                           user_key=inbound.user_key, kind=str(inbound.kind),
+                                           received_at=datetime.now(UTC), outcome="accepted"))
+        except IntegrityError:
+            return False
+        return True
+
+    def _remember(self, inbound: Inbound) -> None:
+        """Note a message that needs no turn; keep a reported location for later flows."""
+        self._count(inbound, "recorded")
+        if inbound.kind is InboundKind.UNSUPPORTED:
+            logger.info("wechat %s ignored", inbound.payload, extra={"platform": "wechat"})
+        if inbound.location is not None:
+            point = {"lat": inbound.location.lat, "lon": inbound.location.lon}
+            self.store.set_json(f"location:wechat:{inbound.user_key}", point, self.settings.session_ttl_seconds)
+
+    def _defer(self, inbound: Inbound, texts: list[str], *, first: int) -> None:
+        """Queue replies for the 客服 API (idempotent per message and position)."""
+        if not texts:
+            return
+        with unit_of_work(self.session_factory) as session:
+            for index, text in enumerate(texts, start=first):
+                enqueue(session, f"wechat:reply:{inbound.message_id}:{index}", "wechat", inbound.user_key,
+                        "custom", {"body": custom_text(inbound.user_key, text)})
+        if self.outbox is not None:
+            self.outbox.notify()
+
+    def _cache(self, key: str, xml: str) -> None:
+        """Keep the rendered reply under the dedupe key so a retry gets the same answer."""
+        self.store.set(key, xml, self.settings.dedupe_ttl_seconds)
+
+    def _count(self, inbound: Inbound, outcome: str) -> None:
+        self.metrics.messages.labels("wechat", str(inbound.kind), outcome).inc()
+
+
+def wants_turn(inbound: Inbound) -> bool:
+    """False for what nobody reads a reply to: unfollows, link opens, periodic locations, system events."""
+    if inbound.kind in NO_TURN or is_periodic_location(inbound):
+        return False
+    return not (inbound.kind is InboundKind.UNSUPPORTED and (inbound.payload or "").startswith("event:"))
+
+
+async def get_channel(request: Request) -> WeChatChannel:
+    """The channel built by the lifespan; 503 when WeChat is not configured."""
+    channel: WeChatChannel | None = request.app.state.gridbot.wechat
+    if channel is None:
+        raise HTTPException(503, "WeChat is not configured")
+    return channel
+
+
+ChannelDep = Annotated[WeChatChannel, Depends(get_channel)]
+
+
+async def verified(channel: ChannelDep, signature: str = "", timestamp: str = "", nonce: str = "",
+             encrypt_type: str = "", msg_signature: str | None = None) -> Signed:
+    """Refuse (403) a request whose signature is wrong or whose timestamp is stale."""
+    if not channel.token or not channel.fresh(timestamp):
+        raise HTTPException(403, "stale or unsigned request")
+    if not signature_ok(sign(channel.token, timestamp, nonce), signature):
+        raise HTTPException(403, "bad signature")
+    return Signed(timestamp, nonce, encrypt_type.lower() == "aes", msg_signature)
+
+
+SignedDep = Annotated[Signed, Depends(verified)]
+router = APIRouter()
+
+
+@router.get("/wechat")
+async def verify_url(signed: SignedDep, echostr: Annotated[str, Query()] = "") -> PlainTextResponse:
+    """URL verification: echo ``echostr`` unchanged."""
+    return PlainTextResponse(echostr)
+
+
+@router.post("/wechat")
+async def receive(request: Request, signed: SignedDep, channel: ChannelDep,
+                  background: BackgroundTasks) -> Response:
+    """One message or event: 403 forged, 400 malformed, else the passive reply or ``success``."""
+    body = await read_limited(request)
+    try:
+        xml = await channel.respond(channel.decode(body, signed), background)
+    except BadSignature:
+        raise HTTPException(403, "bad message signature") from None
+    except MalformedMessage:
+        raise HTTPException(400, "malformed message") from None
+    if xml == SUCCESS:
+        return PlainTextResponse(SUCCESS)
+    return Response(channel.seal(xml, signed), media_type="application/xml")
+
+
+async def read_limited(request: Request) -> bytes:
+    """The request body, refusing (400) anything over MAX_BODY_BYTES without reading it all."""
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(400, "body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(400, "body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_wechat(settings: Settings, session_factory: SessionFactory, store: StateStore, metrics: Metrics,
+                 engine: TurnEngine, **worker_options: Any) -> tuple[WeChatChannel | None, OutboxWorker | None]:
+    """The channel when a server token is configured, and the outbox worker when API credentials are too."""
+    if settings.wechat_token is None:
+        return None, None
+    api = outbox = None
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
+                        settings.wechat_app_secret.get_secret_value(), store)
+        outbox = OutboxWorker(session_factory, {"wechat": WeChatSender(api)}, template_ids=settings.wechat_template_ids,
+                              on_backlog=metrics.outbox_backlog.set,
+                              on_failure=lambda platform: metrics.outbox_failures.labels(platform).inc(),
+                              **worker_options)
+    channel = WeChatChannel(settings, store, session_factory, engine, metrics, api=api, outbox=outbox)
+    return channel, outbox
