@@ -42,7 +42,7 @@ def pick_flow(turn: Turn) -> Flow[Any]:
         return BIND_FLOW  # 绑定 CODE, or a deep link /start bind_CODE
     if turn.kind in (InboundKind.IMAGE, InboundKind.LOCATION):
         return REPORT_FLOW  # a photo or a location first starts a report
-    if turn.kind is InboundKind.SUBSCRIBE:
+    if turn.kind in (InboundKind.SUBSCRIBE, InboundKind.SCAN):
         return GREET_FLOW
     if turn.identity.staff_id is not None and is_staff_command(turn):
         return STAFF_FLOW

@@ -18,7 +18,7 @@ from bot.engine import Engine
 from bot.messages import GeoPoint, Inbound, InboundKind, Platform, Reply
 from core.db import SessionFactory, make_engine, make_session_factory, unit_of_work, upgrade
 from core.errors import OperatorError
-from core.models import Region
+from core.models import OutboxMessage, Region
 from core.repositories import StaffRepository
 from core.services.people import bind_staff, identify
 from core.settings import get_settings
@@ -53,8 +53,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         interactive = sys.stdin.isatty()
         if interactive:
             print(f"gridbot chat as {args.role} ({user_key}). {HELP}")
+        deliver_console_notices(factory, user_key, sys.stdout)
         for inbound in read_inbound(sys.stdin, user_key, interactive):
             print_replies(engine.handle(inbound), sys.stdout)
+            deliver_console_notices(factory, user_key, sys.stdout)
     finally:
         store.close()
         db_engine.dispose()
@@ -108,6 +110,24 @@ def parse_line(line: str, user_key: str, message_id: str) -> Inbound | None:
         print(HELP)
         return None
     return Inbound(kind=InboundKind.TEXT, text=line, **base)  # type: ignore[arg-type]
+
+
+def deliver_console_notices(factory: SessionFactory, user_key: str, out: TextIO) -> int:
+    """Print the notices queued for this terminal user (new cases, 接单, 办结 …) and mark them delivered.
+
+    The terminal is a channel like any other: the outbox holds its pushes until the user is here to see them.
+    """
+    now = datetime.now(UTC)
+    with unit_of_work(factory) as db:
+        rows = db.scalars(select(OutboxMessage).where(
+            OutboxMessage.platform == str(Platform.CONSOLE), OutboxMessage.recipient == user_key,
+            OutboxMessage.status == "pending").order_by(OutboxMessage.id)).all()
+        for row in rows:
+            text = "\n".join(p for p in (row.payload.get("text", ""), row.payload.get("hint", "")) if p)
+            print(f"[通知] {text}", file=out)
+            row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
+    out.flush()
+    return len(rows)
 
 
 def print_replies(replies: list[Reply], out: TextIO) -> None:

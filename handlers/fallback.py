@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.messages import Button
+from bot.messages import Button, InboundKind
 from core.lifecycle import OPEN_STATUSES, CaseStatus
-from core.repositories import CaseRepository
+from core.models import Region
+from core.repositories import CaseRepository, RegionRepository
 from core.services.cases import OpenCase, comment_case, person_actor
 from core.services.people import remember_phone
 from handlers import texts
@@ -16,8 +17,21 @@ from handlers.query_case import who_handles
 
 
 def on_greet(turn: Turn, draft: NoDraft) -> Step:
-    """Say hello and show the menu."""
+    """Say hello and show the menu; a grid's QR code (qrscene_G01) ties the user to that grid first."""
+    grid = grid_of_qr(turn)
+    if grid is not None:
+        turn.person.home_grid_id = grid.id
+        return Step.end(texts.QR_BOUND.format(grid=grid.name) + texts.GREETING, menu_buttons())
     return Step.end(texts.GREETING, menu_buttons())
+
+
+def grid_of_qr(turn: Turn) -> Region | None:
+    """The grid a scanned QR code stands for (scene ``qrscene_CODE`` on follow, ``CODE`` on SCAN)."""
+    scene = (turn.choice or "").removeprefix("qrscene_")
+    if turn.kind not in (InboundKind.SUBSCRIBE, InboundKind.SCAN) or not scene:
+        return None
+    region = RegionRepository(turn.db).get_by_code(scene)
+    return region if region is not None and region.level == "grid" else None
 
 
 def on_unknown(turn: Turn, draft: NoDraft) -> Step:

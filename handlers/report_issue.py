@@ -273,7 +273,8 @@ def file_report(turn: Turn, draft: ReportDraft) -> Step:
     """File the case with routing and tell the user its number and who handles it."""
     location = (draft.lat, draft.lon) if draft.lat is not None and draft.lon is not None else None
     cmd = OpenCase(category=draft.category or "other", description=draft.description, reporter_id=turn.person.id,
-                   address_text=draft.address, location=location, contact_phone=draft.phone, media=draft.photos)
+                   address_text=draft.address, location=location, contact_phone=draft.phone, media=draft.photos,
+                   home_grid_id=turn.person.home_grid_id)
     case = file_case(turn, cmd)
     remember_phone(turn.person, draft.phone)
     return Step.end(texts.filed(case.number, who_handles(turn.db, case)))

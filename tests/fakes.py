@@ -24,7 +24,7 @@ class StubRouter:
         self.calls: list[tuple[str | None, tuple[float, float] | None, datetime, str | None]] = []
 
     def route(self, address: str | None, location: tuple[float, float] | None, at: datetime, *,
-              category: str | None = None) -> StubDecision:
+              category: str | None = None, home_grid_id: int | None = None) -> StubDecision:
         self.calls.append((address, location, at, category))
         return self.decision
 

@@ -42,7 +42,7 @@ class Router(Protocol):
     """Picks the grid and the person on duty for an address or point."""
 
     def route(self, address: str | None, location: tuple[float, float] | None, at: datetime, *,
-              category: str | None = None) -> RoutingResult: ...
+              category: str | None = None, home_grid_id: int | None = None) -> RoutingResult: ...
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,14 @@ class OpenCase:
     media: Sequence[str] = field(default_factory=tuple)
     priority: str = "normal"
     enterprise_id: int | None = None
+    home_grid_id: int | None = None  # the reporter's grid from a scanned QR code, used when nothing else matches
 
 
 def open_case(session: Session, cmd: OpenCase, *, router: Router, taxonomy: Taxonomy, now: datetime,
               tz: tzinfo) -> Case:
     """File a case, route it to a grid and whoever is on duty, and record creation and assignment."""
-    decision = router.route(cmd.address_text, cmd.location, now, category=cmd.category)
+    decision = router.route(cmd.address_text, cmd.location, now, category=cmd.category,
+                            home_grid_id=cmd.home_grid_id)
     accept_due, resolve_due = taxonomy.deadlines(cmd.category, cmd.priority, now, tz)
     repo = CaseRepository(session)
     case = repo.add(Case(

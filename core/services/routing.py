@@ -37,6 +37,7 @@ class MatchMethod(StrEnum):
 
     BOUNDARY = "boundary"
     GAZETTEER = "gazetteer"
+    HOME = "home"  # the grid of the QR code the user scanned
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,8 @@ class GridMatch:
 
     @property
     def via(self) -> str:
-        """'gazetteer: 幸福小区' or 'boundary'."""
-        return f"gazetteer: {self.place}" if self.method is MatchMethod.GAZETTEER else "boundary"
+        """'gazetteer: 幸福小区', 'boundary' or 'home'."""
+        return f"gazetteer: {self.place}" if self.method is MatchMethod.GAZETTEER else str(self.method)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,9 +290,16 @@ class GridRouter:
         return ladder[1] if len(ladder) > 1 else None
 
     def route(self, address: str | None, location: tuple[float, float] | None, at: datetime, *,
-              category: str | None = None, prefer_roles: Sequence[str] | None = None) -> RoutingDecision:
-        """Place the report, then give it to the first on-duty person up the ladder; the trace says why."""
+              category: str | None = None, prefer_roles: Sequence[str] | None = None,
+              home_grid_id: int | None = None) -> RoutingDecision:
+        """Place the report, then give it to the first on-duty person up the ladder; the trace says why.
+
+        ``home_grid_id`` (the grid of a QR code the user scanned) is used when neither place nor point matches.
+        """
         match = self.grid_for(address, location)
+        if match is None and home_grid_id is not None and home_grid_id in self.index.nodes:
+            home = self._region(home_grid_id)
+            match = GridMatch(home, MatchMethod.HOME, 0.5, home.name, home.code) if home else None
         start_id = match.region.id if match else self.index.city_id
         trace = [self._opening(match, start_id)]
         ladder = self.index.ladder_ids(start_id) if start_id is not None else []
@@ -333,6 +341,8 @@ class GridRouter:
             return f"no place or boundary matched, starting at {where}"
         if match.method is MatchMethod.BOUNDARY:
             return f"boundary matched → {where}"
+        if match.method is MatchMethod.HOME:
+            return f"no place matched; the user's QR-code grid → {where}"
         return f"gazetteer matched {match.place} → {where}"
 
     def _decision(self, match: GridMatch | None, region: Region | None, assignee: Staff | None,

@@ -308,3 +308,16 @@ def test_region_outside_the_org_tree_is_its_own_top(db: Session) -> None:
     make_place(db, "孤岛小区", lone)
     decision = GridRouter.load(db).route("孤岛小区", None, FRIDAY_10)
     assert summary(decision) == ("X01", "X01", None)
+
+
+def test_the_users_qr_code_grid_is_used_when_nothing_matches(db: Session, org: Org) -> None:
+    router = GridRouter.load(db, tz=SH)
+    decision = router.route("我家楼下", None, FRIDAY_10, home_grid_id=org.grids[2].id)
+    assert decision.grid is not None and decision.grid.code == "G03"
+    assert decision.assignee is not None and decision.assignee.staff_code == "W03"
+    assert "QR-code grid" in decision.reason
+
+
+def test_a_matching_place_beats_the_qr_code_grid(db: Session, org: Org) -> None:
+    decision = GridRouter.load(db, tz=SH).route("幸福小区3栋", None, FRIDAY_10, home_grid_id=org.grids[2].id)
+    assert decision.grid is not None and decision.grid.code == "G01"

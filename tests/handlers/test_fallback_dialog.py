@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.messages import InboundKind
 from core.models import Case, CaseEvent
 from core.settings import Settings
 from core.store import StateStore
@@ -65,3 +66,15 @@ def test_human_handoff_with_an_open_case_notes_it_on_the_case(world: World, sess
 def test_staff_command_from_a_resident_is_politely_refused(world: World) -> None:
     dialog = world.dialog()
     dialog.expect([("我要接单", "还没有绑定工作人员身份")])
+
+
+def test_a_grid_qr_code_ties_the_user_to_that_grid_for_reports(world: World) -> None:
+    dialog = world.dialog("qr-user")
+    greeting = dialog.send(InboundKind.SUBSCRIBE, "<follow via QR G03>", payload="qrscene_G03")[0].text
+    assert "第3网格" in greeting
+    dialog.say("楼道里堆满了杂物，堵住了消防通道")
+    dialog.say("就在我家楼下")
+    dialog.say("跳过")
+    dialog.say("不留电话")
+    filed = dialog.say("确认")[0].text
+    assert "工单号" in filed and "网格员3" in filed, dialog.show()
