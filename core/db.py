@@ -46,7 +46,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=40, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
@@ -112,3 +112,19 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     ping(engine)
     command.upgrade(alembic_config(engine), revision)  # type: ignore[arg-type]
+
+
+def require_current(engine: Engine) -> None:
+    """Raise OperatorError unless the schema is at the newest migration (operators run ``gridbot db upgrade``)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from core.errors import OperatorError
+
+    ping(engine)
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()  # type: ignore[arg-type]
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise OperatorError(f"the database at {safe_url(engine.url.render_as_string(hide_password=False))} is at "
+                            f"schema {current or 'none'}, not {head}: run gridbot db upgrade")

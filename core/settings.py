@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     nlu_intent_threshold: float = 0.55
     nlu_category_threshold: float = 0.5
     policy_answer_threshold: float = 0.3
+    policy_synonyms_file: Path | None = None
     taxonomy_file: Path | None = None
 
     wechat_token: SecretStr | None = None

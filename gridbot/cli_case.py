@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import unicodedata
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import make_engine, make_session_factory, ping, unit_of_work, upgrade
 from core.errors import CaseNotFound, NotFound, OperatorError
 from core.lifecycle import OPEN_STATUSES, CaseStatus
 from core.models import Case, CaseEvent, Person, Region, Staff
 from core.services import stats
 from core.settings import get_settings
 from core.taxonomy import Taxonomy, load_taxonomy
+from gridbot.operator import operator_session
+from nlp import entities
 
 if TYPE_CHECKING:
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
-_TABLES = ("region", "staff", "case", "case_event", "binding_code", "channel_identity")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _STATUSES = [str(s) for s in CaseStatus]
 
 
@@ -50,38 +47,14 @@ def register(sub: SubParsers) -> None:
     listing.set_defaults(func=cmd_list)
 
 
-@contextmanager
-def operator_session() -> Iterator[Session]:
-    """One unit of work on the configured database; an embedded one is migrated, another must be already."""
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        if settings.is_embedded_db:
-            upgrade(engine)
-        else:
-            ping(engine)
-            missing = [t for t in _TABLES if not inspect(engine).has_table(t)]
-            if missing:
-                raise OperatorError(f"the database has no {', '.join(missing)} table(s): run gridbot db upgrade")
-        with unit_of_work(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def mask_phone(phone: str | None) -> str:
-    """Hide the middle of a phone number: 13912345678 → 139****5678, 0543-6312345 → 054*-***2345."""
-    if not phone:
-        return "—"
-    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
-    keep_head, keep_tail = (3, 4) if len(digits) >= 8 else (0, 2)
-    hidden = set(digits[keep_head:len(digits) - keep_tail])
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(phone))
+def masked_phone(phone: str | None) -> str:
+    """A phone with its middle hidden, or '—'."""
+    return entities.mask_phone(phone) if phone else "—"
 
 
 def mask_text(text: str | None) -> str:
-    """Free text with any mobile number in it masked."""
-    return _MOBILE.sub(r"\1****\3", text or "")
+    """Free text with phones and ID numbers masked (the CLI shows cases to operators, not their reporters)."""
+    return entities.mask_sensitive(text or "")
 
 
 def local(moment: datetime | None, tz: tzinfo) -> str:
@@ -140,7 +113,7 @@ def _describe(session: Session, case: Case, taxonomy: Taxonomy, tz: tzinfo) -> s
         ("priority", case.priority), ("grid", _region_label(session, case.grid_id) + current),
         ("assignee", _staff_label(session, case.assignee_id)),
         ("escalation", f"level {case.escalation_level}"),
-        ("reporter", f"{reporter}, phone {mask_phone(_reporter_phone(session, case))}"),
+        ("reporter", f"{reporter}, phone {masked_phone(_reporter_phone(session, case))}"),
         ("address", case.address_text or "—"), ("description", mask_text(case.description)),
         ("created", local(case.created_at, tz)), ("accept by", local(case.accept_due_at, tz)),
         ("resolve by", local(case.resolve_due_at, tz)), ("accepted", local(case.accepted_at, tz)),

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from core.db import make_engine, make_session_factory, ping, unit_of_work, upgrade
 from core.errors import OperatorError
-from core.settings import get_settings
+from gridbot.operator import operator_session
 
 if TYPE_CHECKING:
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -27,7 +24,6 @@ if TYPE_CHECKING:
 # matter. Keyed weakly by the top-level subparsers so each build_parser() call gets fresh groups.
 _GROUPS: weakref.WeakKeyDictionary[SubParsers, dict[str, SubParsers]] = weakref.WeakKeyDictionary()
 _HELP = {"org": "the organisation: regions, staff, duty rosters, places", "policy": "the policy knowledge base"}
-_TABLES = ("region", "staff", "duty_shift", "place", "grid_boundary", "policy")
 
 
 def command_group(sub: SubParsers, name: str) -> SubParsers:
@@ -53,30 +49,11 @@ def register(sub: SubParsers) -> None:
     policy_import.set_defaults(func=cmd_policy_import)
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One unit of work on the configured database; an embedded one is migrated, another must be already."""
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        if settings.is_embedded_db:
-            upgrade(engine)
-        else:
-            ping(engine)
-            missing = [t for t in _TABLES if not inspect(engine).has_table(t)]
-            if missing:
-                raise OperatorError(f"the database has no {', '.join(missing)} table(s): run gridbot db upgrade")
-        with unit_of_work(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 def _run(path: Path, work: Callable[[Session], str], *, must_exist: bool = True) -> int:
     """Check the file, run ``work`` in one unit of work and print its one-line summary."""
     if must_exist and not path.exists():
         raise OperatorError(f"{path}: no such file or folder")
-    with _session() as session:
+    with operator_session() as session:
         print(work(session))
     return 0
 

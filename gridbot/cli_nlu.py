@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # nlp is imported inside the commands, so `gridbot --help` st
     from nlp import intents
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``nlu`` command group."""
     nlu = sub.add_parser("nlu", help="understand messages: JSON lines {\"text\": ...} on stdin → JSON lines out")
     nlu.set_defaults(func=run_stream)
@@ -124,7 +124,7 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(path: Path | None) -> "intents.LinearModel":
+def _load_model(path: Path | None) -> intents.LinearModel:
     """The model to evaluate: a given file, or the default one; a missing file is an operator error."""
     from nlp import intents
 
@@ -134,7 +134,7 @@ def _load_model(path: Path | None) -> "intents.LinearModel":
     return intents.LinearModel.load(target) if path else intents.load_default()
 
 
-def _intent_predictor(model: "intents.LinearModel", head: str, text: str) -> str:
+def _intent_predictor(model: intents.LinearModel, head: str, text: str) -> str:
     """Intent as the bot sees it: rules for clear-cut commands, then the model."""
     from nlp.intents import classify
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.db import make_engine, make_session_factory, unit_of_work, upgrade
@@ -14,7 +14,7 @@ from core.settings import Settings, get_settings
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve``, ``demo`` and ``db``."""
     serve = sub.add_parser("serve", help="run the web service (WeChat/Telegram webhooks, /healthz)")
     serve.add_argument("--host", help="address to listen on (default GRIDBOT_HOST or 127.0.0.1)")
@@ -50,7 +50,7 @@ def seed_demo(settings: Settings) -> str:
         raise OperatorError(f"demo data not found under {EXAMPLES} (run from a source checkout)")
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with unit_of_work(make_session_factory(engine)) as session:
         lines = [import_org(session, org).line(), import_policies(session, policies, now=now).line()]
     engine.dispose()

@@ -15,7 +15,8 @@ from core.errors import NotFound, OperatorError
 from core.models import ChannelIdentity, Region, Staff
 from core.services import binding
 from core.settings import get_settings
-from gridbot.cli_case import local, operator_session, table
+from gridbot.cli_case import local, table
+from gridbot.operator import operator_session
 
 if TYPE_CHECKING:
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]

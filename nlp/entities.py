@@ -103,9 +103,15 @@ _LANDLINE = re.compile(
 
 
 def mask_phone(phone: str) -> str:
-    """``13912345678`` → ``139****5678`` (any separators or +86 prefix are dropped first)."""
-    digits = re.sub(r"\D", "", phone)[-11:]
-    return digits[:3] + "****" + digits[-4:]
+    """``13912345678`` → ``139****5678`` (separators and +86 dropped); ``0571-80001234`` → ``0571-****1234``."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) >= 11 and digits[-11] == "1":
+        mobile = digits[-11:]
+        return mobile[:3] + "****" + mobile[-4:]
+    area, sep, number = phone.rpartition("-")
+    if sep and area:
+        return f"{area}-{'*' * max(len(number) - 4, 0)}{number[-4:]}"
+    return "*" * max(len(digits) - 4, 0) + digits[-4:]
 
 
 def _mobile_spans(text: str) -> list[tuple[int, int, str]]:
