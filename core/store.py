@@ -310,7 +310,7 @@ class RedisStore:
     def purge(self) -> int:
         """Delete every key under this store's prefix (test isolation, resets); returns how many."""
         keys = list(self._redis.scan_iter(f"{self._prefix}*", count=500))
-        return int(self._redis.delete(*keys)) if keys else 0
+        return int(cast(int, self._redis.delete(*keys))) if keys else 0
 
     def close(self) -> None:
         """Release connections."""

@@ -67,12 +67,12 @@ def parse_command(turn: Turn) -> Command | None:
     if turn.text.strip() in STATS_WORDS:
         return Command("stats", None, "")
     if match := _COMMAND.match(turn.text):
-        number = match.group(2)
-        return Command(VERBS[match.group(1)], _dashed(number) if number else None, match.group(3).strip())
-    verb = INTENT_VERBS.get(turn.nlu.intent) if turn.nlu.confidence >= turn.settings.nlu_intent_threshold else None
-    if verb or turn.nlu.intent == Intent.TASK_LIST:
-        number = turn.nlu.case_numbers[0] if turn.nlu.case_numbers else None
-        return Command(verb or "list", number, "")
+        typed = match.group(2)
+        return Command(VERBS[match.group(1)], _dashed(typed) if typed else None, match.group(3).strip())
+    sure = turn.nlu.confidence >= turn.settings.nlu_intent_threshold
+    said = INTENT_VERBS.get(Intent(turn.nlu.intent)) if sure and turn.nlu.intent in INTENT_VERBS else None
+    if said or turn.nlu.intent == Intent.TASK_LIST:
+        return Command(said or "list", turn.nlu.case_numbers[0] if turn.nlu.case_numbers else None, "")
     return None
 
 
