@@ -79,5 +79,8 @@ def by_intent(turn: Turn) -> Flow[Any]:
 
 
 def interrupts(turn: Turn, active: str) -> bool:
-    """A menu button pressed in the middle of another flow switches to that flow."""
+    """A menu button pressed in the middle of another flow switches to that flow; so do a follow or QR scan
+    (/start on Telegram) and a binding code, which never belong to the flow under way."""
+    if turn.kind in (InboundKind.SUBSCRIBE, InboundKind.SCAN) or bind_code(turn) is not None:
+        return True
     return turn.choice in MENU_CHOICES and INTENT_FLOWS[turn.choice].name != active

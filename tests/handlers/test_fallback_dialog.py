@@ -78,3 +78,10 @@ def test_a_grid_qr_code_ties_the_user_to_that_grid_for_reports(world: World) -> 
     dialog.say("不留电话")
     filed = dialog.say("确认")[0].text
     assert "工单号" in filed and "网格员3" in filed, dialog.show()
+
+
+def test_following_again_in_the_middle_of_a_report_greets_afresh(world: World) -> None:
+    dialog = world.dialog("restarter")
+    assert "在哪里" in dialog.say("小区门口路灯坏了")[0].text
+    assert "您好" in dialog.send(InboundKind.SUBSCRIBE, "</start>")[0].text
+    assert "您还没有提交过事项" in dialog.say("查一下进度")[0].text  # the abandoned draft did not linger
