@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     methods = {"TF-IDF words + LinearSVC": svm_words, "TF-IDF chars + LinearSVC": svm_chars, "gridbot": gridbot}
-    print(f"| data set | method | accuracy | macro-F1 | seconds |\n|---|---|---|---|---|")
+    print("| data set | method | accuracy | macro-F1 | seconds |\n|---|---|---|---|---|")
     summary = []
     for name, loader in (("tipdm2020c (7 classes)", load_tipdm), ("smp2017-ecdt (31 classes)", load_smp)):
         texts, labels = loader()

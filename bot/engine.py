@@ -7,6 +7,7 @@ logged with its traceback (never the message text) and the user gets an apology 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +26,13 @@ logger = logging.getLogger(__name__)
 
 PAYLOAD_KINDS = frozenset({InboundKind.BUTTON, InboundKind.SUBSCRIBE, InboundKind.SCAN})
 
+Record = Callable[[Session], None]
+"""A channel's own write for this message (its inbound row), made first in the turn's unit of work."""
+
+
+class NotRecorded(Exception):
+    """The channel's record could not be written (``__cause__`` says why: a duplicate, or the database)."""
+
 
 class Engine:
     """Turns an Inbound into replies, on any platform."""
@@ -33,19 +41,36 @@ class Engine:
         self.deps = deps
         self.sessions = SessionStore(deps.store, deps.settings.session_ttl_seconds)
 
-    def handle(self, inbound: Inbound) -> list[Reply]:
-        """Run one turn in one unit of work; never raises, never returns nothing."""
+    def handle(self, inbound: Inbound, *, record: Record | None = None) -> list[Reply]:
+        """Run one turn in one unit of work; never raises, never returns nothing.
+
+        ``record`` (the channel's inbound row) is written first in the same unit of work, so a turn costs one
+        commit; when it fails nothing runs and NotRecorded is raised. A turn that fails after it still keeps
+        the record, written again on its own.
+        """
         try:
             with unit_of_work(self.deps.session_factory) as db:
+                if record is not None:
+                    _write(db, record)
                 return self._turn(db, inbound)
+        except NotRecorded:
+            raise
         except DomainError as exc:
             logger.info("turn refused: %s", type(exc).__name__, extra={"platform": str(inbound.platform)})
+            self._record_alone(record)
             return [Reply(domain_message(exc), menu_buttons())]
         except Exception:
             logger.exception("turn failed",
                              extra={"platform": str(inbound.platform), "kind": str(inbound.kind)})
             self._forget(inbound)
+            self._record_alone(record)
             return [Reply(texts.SORRY, menu_buttons())]
+
+    def _record_alone(self, record: Record | None) -> None:
+        """Keep the channel's record of a message whose turn was rolled back."""
+        if record is not None:
+            with unit_of_work(self.deps.session_factory) as db:
+                _write(db, record)
 
     def _turn(self, db: Session, inbound: Inbound) -> list[Reply]:
         """Load, step, save; the conversation is saved before the commit so a failed commit forgets it."""
@@ -93,6 +118,15 @@ class Engine:
             self.sessions.clear(inbound.platform, inbound.user_key)
         except Exception:
             logger.exception("could not clear the conversation")
+
+
+def _write(db: Session, record: Record) -> None:
+    """Write and flush the channel's record, so a duplicate is refused before the turn runs."""
+    try:
+        record(db)
+        db.flush()
+    except Exception as exc:
+        raise NotRecorded(str(exc)) from exc
 
 
 def advance(conversation: Conversation, flow: Flow[Any], step: Step, draft: dict[str, Any]) -> Step:

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from core.errors import ConfigError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
 SessionFactory = sessionmaker[Session]
+
+# A pool at least as large as the threads that may hold a connection at once (anyio's default of 40 for the web
+# process): past pool_size, every checkout opens a PostgreSQL connection (a forked backend) and closes it again on
+# return, which cost more CPU than the turns themselves under load.
+POOL_SIZE, MAX_OVERFLOW = 40, 10
+# Ping a pooled connection before use only when it sat idle this long: a dropped connection (server restart,
+# idle timeout) is caught there, while a busy pool does not pay a round trip on every checkout.
+PING_AFTER_IDLE = 10.0
 
 
 def safe_url(url: str) -> str:
@@ -46,7 +57,30 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=40, max_overflow=10)
+    engine = create_engine(parsed, echo=echo, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle(engine))
+    return engine
+
+
+def _note_checkin(_dbapi_conn: object, record: ConnectionPoolEntry) -> None:
+    """Note when a connection went back to the pool (``_ping_if_idle`` reads it)."""
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine) -> Callable[[Any, ConnectionPoolEntry, Any], None]:
+    """A checkout hook that pings a connection idle for PING_AFTER_IDLE (pool_pre_ping pings every checkout)."""
+    dialect = engine.dialect
+
+    def ping_idle(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", float("inf")) < PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("stale pooled connection") from exc  # the pool retries with a fresh one
+
+    return ping_idle
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
@@ -61,7 +95,9 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front: concurrent writers then queue on the busy timeout instead of
+    # failing with "database is locked" when a read transaction tries to become a write one (WAL snapshots).
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:
