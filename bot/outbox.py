@@ -53,12 +53,15 @@ class Delivery:
 
 
 class DeliveryError(Exception):
-    """A send failed; ``retryable`` for timeouts/5xx, ``code`` is the platform's error code if any."""
+    """A send failed; ``retryable`` for timeouts/5xx, ``code`` is the platform's error code if any,
+    ``retry_after`` the seconds the platform asked us to wait (Telegram 429) instead of our backoff."""
 
-    def __init__(self, reason: str, *, retryable: bool, code: int | None = None) -> None:
+    def __init__(self, reason: str, *, retryable: bool, code: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retryable = retryable
         self.code = code
+        self.retry_after = retry_after
 
 
 class Sender(Protocol):
@@ -170,7 +173,8 @@ class OutboxWorker:
         if exc.code in FALLBACK_CODES and self._fallback(delivery, error):
             return FELL_BACK
         if exc.retryable and delivery.attempts < self._max_attempts:
-            wait = timedelta(seconds=backoff(delivery.attempts, self._base_delay))
+            delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts, self._base_delay)
+            wait = timedelta(seconds=delay)
             self._finish(delivery, next_attempt_at=self._clock() + wait, last_error=error)
             logger.info("outbox %s: attempt %s failed, retrying", delivery.id, delivery.attempts)
             return PENDING

@@ -8,7 +8,17 @@ import sys
 from collections.abc import Sequence
 
 from core.errors import OperatorError
-from gridbot import cli_case, cli_chat, cli_data, cli_nlu, cli_policy, cli_service, cli_staff, cli_wechat
+from gridbot import (
+    cli_case,
+    cli_chat,
+    cli_data,
+    cli_nlu,
+    cli_policy,
+    cli_service,
+    cli_staff,
+    cli_telegram,
+    cli_wechat,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (cli_service, cli_data, cli_policy, cli_nlu, cli_chat, cli_case, cli_staff, cli_wechat):
+    for module in (cli_service, cli_data, cli_policy, cli_nlu, cli_chat, cli_case, cli_staff, cli_wechat,
+                   cli_telegram):
         module.register(sub)
     return parser
 

@@ -7,22 +7,28 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.engine import Engine
 
+from bot.adapters.telegram_api import TelegramSender
+from bot.adapters.wechat_api import WeChatSender
 from bot.deps import build_deps
 from bot.engine import Engine as BotEngine
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, Sender
 from core.db import SessionFactory, make_engine, make_session_factory, ping, upgrade
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from core.store import StateStore, make_store
 from webhooks.metrics import Metrics
+from webhooks.outbox_setup import build_outbox
 from webhooks.scheduler import build_scheduler
-from webhooks.wechat import WeChatChannel, build_wechat
+from webhooks.telegram import TelegramChannel, build_telegram, telegram_api
+from webhooks.telegram import router as telegram_router
+from webhooks.wechat import TurnEngine, WeChatChannel, wechat_api
 from webhooks.wechat import router as wechat_router
 
 logger = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ class AppState:
     metrics: Metrics
     started_at: float
     wechat: WeChatChannel | None = None
+    telegram: TelegramChannel | None = None
     outbox: OutboxWorker | None = None
     scheduler: BackgroundScheduler | None = None
 
@@ -55,10 +62,25 @@ def build_state(settings: Settings) -> AppState:
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     state = AppState(settings, engine, make_session_factory(engine), store, Metrics(), time.monotonic())
     bot = BotEngine(build_deps(settings, state.session_factory, store))
-    state.wechat, state.outbox = build_wechat(settings, state.session_factory, store, state.metrics, bot)
+    build_channels(state, bot)
     if settings.run_scheduler:
         state.scheduler = build_scheduler(settings, state.session_factory, store)
     return state
+
+
+def build_channels(state: AppState, bot: TurnEngine, **worker_options: Any) -> None:
+    """Every configured channel, sharing one outbox worker that holds the sender of each platform able to send."""
+    settings, factory, store, metrics = state.settings, state.session_factory, state.store, state.metrics
+    wechat, telegram = wechat_api(settings, store), telegram_api(settings)
+    senders: dict[str, Sender] = {}
+    if wechat is not None:
+        senders["wechat"] = WeChatSender(wechat)
+    if telegram is not None:
+        senders["telegram"] = TelegramSender(telegram)
+    state.outbox = build_outbox(settings, factory, metrics, senders, **worker_options)
+    if settings.wechat_token is not None:
+        state.wechat = WeChatChannel(settings, store, factory, bot, metrics, api=wechat, outbox=state.outbox)
+    state.telegram = build_telegram(settings, factory, store, metrics, bot, api=telegram, outbox=state.outbox)
 
 
 def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
@@ -88,6 +110,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"])
     app.include_router(wechat_router)
+    app.include_router(telegram_router)
     return app
 
 
