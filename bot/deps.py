@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import cast
 
 from sqlalchemy.orm import Session
@@ -22,7 +24,8 @@ from core.store import StateStore
 from core.taxonomy import Taxonomy, load_taxonomy
 from handlers.flow import SILENT, PolicyAnswerer, PolicyHit, Understanding
 from nlp import pipeline
-from nlp.retrieval import PolicyDoc, PolicyIndex
+from nlp.retrieval import PolicyDoc, PolicyIndex, load_synonyms
+from nlp.tokenizer import get_tokenizer
 
 NluFn = Callable[[str, datetime], Understanding]
 RouterFactory = Callable[[Session], Router]
@@ -70,18 +73,27 @@ def policy_doc(row: Policy) -> PolicyDoc:
 
 @dataclass
 class PolicyIndexCache:
-    """Builds the policy index from the database on first use and keeps it until ``invalidate``."""
+    """Builds the policy index from the database and rebuilds it when the policies change (checked every
+    ``check_every`` seconds by count and last update, so an import reaches a running service)."""
 
     threshold: float
+    synonyms_file: Path | None = None
+    check_every: float = 30.0
     _answerer: IndexAnswerer | None = None
+    _signature: tuple[int, datetime | None] | None = None
+    _checked_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, session: Session) -> PolicyAnswerer:
-        """The shared answerer, built once."""
+        """The shared answerer, rebuilt only when the stored policies changed."""
         with self._lock:
-            if self._answerer is None:
-                docs = [policy_doc(row) for row in PolicyRepository(session).all()]
-                self._answerer = IndexAnswerer(PolicyIndex.build(docs), self.threshold)
+            if self._answerer is None or time.monotonic() - self._checked_at > self.check_every:
+                self._checked_at = time.monotonic()
+                signature = PolicyRepository(session).signature()
+                if self._answerer is None or signature != self._signature:
+                    docs = [policy_doc(row) for row in PolicyRepository(session).all()]
+                    index = PolicyIndex.build(docs, load_synonyms(self.synonyms_file))
+                    self._answerer, self._signature = IndexAnswerer(index, self.threshold), signature
             return self._answerer
 
     def invalidate(self) -> None:
@@ -112,8 +124,18 @@ def build_deps(settings: Settings, session_factory: SessionFactory, store: State
     return Deps(
         session_factory=session_factory, store=store, settings=settings,
         taxonomy=taxonomy, nlu=pipeline_nlu,
-        policies=PolicyIndexCache(settings.policy_answer_threshold),
+        policies=PolicyIndexCache(settings.policy_answer_threshold, settings.policy_synonyms_file),
         # cast: RoutingDecision is frozen while core's RoutingResult protocol declares plain (settable) attributes.
         routers=cast(RouterFactory, RouterCache(tz=settings.tz).router), clock=clock,
         notifier=OutboxNotifier(settings.tz, taxonomy),
     )
+
+
+def warm_up(deps: Deps) -> None:
+    """Pay at start-up what the first message would: jieba and the model, the router and the policy index;
+    and teach the tokenizer the imported place names so 幸福小区 stays one word."""
+    pipeline.warm_up()
+    with deps.session_factory() as session:
+        router = deps.routers(session)
+        get_tokenizer().add_words(getattr(router, "place_names", list)())
+        deps.policies(session)

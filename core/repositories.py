@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,6 +143,11 @@ class PolicyRepository:
 
     def get(self, policy_id: str) -> Policy | None:
         return self.session.get(Policy, policy_id)
+
+    def signature(self) -> tuple[int, datetime | None]:
+        """How many policies there are and when the newest changed: enough to tell that an import happened."""
+        count, newest = self.session.execute(select(func.count(), func.max(Policy.updated_at))).one()
+        return int(count), newest
 
 
 def touch(case: Case, now: datetime) -> None:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from sqlalchemy import func, select
 
-from bot.deps import build_deps
+from bot.deps import build_deps, warm_up
 from bot.engine import Engine
 from bot.messages import GeoPoint, Inbound, InboundKind, Platform, Reply
 from core.db import SessionFactory, make_engine, make_session_factory, unit_of_work, upgrade
@@ -23,7 +23,6 @@ from core.repositories import StaffRepository
 from core.services.people import bind_staff, identify
 from core.settings import get_settings
 from core.store import make_store
-from nlp import pipeline
 
 ROLES = ("resident", "enterprise", "staff")
 HELP = "commands: /loc LAT LON [LABEL]  /photo PATH  /help  /quit   (buttons: type the number or the label)"
@@ -48,8 +47,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     user_key = args.user or ("W01" if args.role == "staff" else f"console-{args.role}")
     try:
         prepare_identity(factory, user_key, args.role)
-        pipeline.warm_up()
-        engine = Engine(build_deps(settings, factory, store))
+        deps = build_deps(settings, factory, store)
+        warm_up(deps)
+        engine = Engine(deps)
         interactive = sys.stdin.isatty()
         if interactive:
             print(f"gridbot chat as {args.role} ({user_key}). {HELP}")

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from bot.adapters.telegram_api import TelegramSender
 from bot.adapters.wechat_api import WeChatSender
-from bot.deps import build_deps
+from bot.deps import build_deps, warm_up
 from bot.engine import Engine as BotEngine
 from bot.outbox import OutboxWorker, Sender
 from core.db import SessionFactory, make_engine, make_session_factory, ping, upgrade
@@ -61,7 +61,9 @@ def build_state(settings: Settings) -> AppState:
     store.ping()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     state = AppState(settings, engine, make_session_factory(engine), store, Metrics(), time.monotonic())
-    bot = BotEngine(build_deps(settings, state.session_factory, store))
+    deps = build_deps(settings, state.session_factory, store)
+    warm_up(deps)
+    bot = BotEngine(deps)
     build_channels(state, bot)
     if settings.run_scheduler:
         state.scheduler = build_scheduler(settings, state.session_factory, store)

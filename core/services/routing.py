@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time as clock
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -381,16 +382,19 @@ class GridRouter:
 
 
 class RouterCache:
-    """Keeps one RoutingIndex between requests; call ``invalidate()`` after the org, places or rosters change."""
+    """Keeps one RoutingIndex between requests and reads it again after ``max_age`` seconds, so an org import
+    into a running service takes effect without a restart; ``invalidate()`` forces it at once."""
 
-    def __init__(self, *, tz: ZoneInfo = DEFAULT_TZ, policy: RoutingPolicy | None = None) -> None:
-        self.tz, self.policy = tz, policy
+    def __init__(self, *, tz: ZoneInfo = DEFAULT_TZ, policy: RoutingPolicy | None = None,
+                 max_age: float = 300.0) -> None:
+        self.tz, self.policy, self.max_age = tz, policy, max_age
         self._index: RoutingIndex | None = None
+        self._loaded_at = 0.0
 
     def router(self, session: Session) -> GridRouter:
-        """A router over ``session``, reading the index from the database only the first time."""
-        if self._index is None:
-            self._index = RoutingIndex.load(session)
+        """A router over ``session``, reading the index from the database when it is missing or too old."""
+        if self._index is None or clock.monotonic() - self._loaded_at > self.max_age:
+            self._index, self._loaded_at = RoutingIndex.load(session), clock.monotonic()
         return GridRouter(session, self._index, tz=self.tz, policy=self.policy)
 
     def invalidate(self) -> None:
