@@ -16,7 +16,7 @@ RECENT = 5
 
 def who_handles(db: Session, case: Case) -> str:
     """'由第1网格的网格员1（139****0001）处理' for a case."""
-    region_id = case.grid_id or case.region_id
+    region_id = case.region_id or case.grid_id  # the level whose duty took it: a street desk at night
     region = db.get(Region, region_id) if region_id else None
     staff = db.get(Staff, case.assignee_id) if case.assignee_id else None
     phone = mask_phone(staff.phone) if staff and staff.phone else None

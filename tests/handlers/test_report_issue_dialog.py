@@ -143,3 +143,19 @@ def test_first_phone_is_remembered_on_the_person(world: World, session_factory) 
     dialog.expect([(ALL_IN_ONE, "照片"), ("跳过", "请核对"), ("确认", "工单号")])
     with session_factory() as db:
         assert db.scalars(select(Person.phone)).all() == ["13912345678"]
+
+
+def test_the_answer_names_the_level_that_took_the_case(world: World,
+                                                       session_factory: sessionmaker[Session]) -> None:
+    from sqlalchemy import delete
+
+    from core.models import DutyShift
+
+    with session_factory() as db:  # nobody on duty in grid G01 tonight: the community desk takes it
+        db.execute(delete(DutyShift).where(DutyShift.region_id == world.org.grids[0].id))
+        db.commit()
+    dialog = world.dialog("night-owl")
+    dialog.say("幸福小区3栋门口的路灯坏了，电话13912345678")
+    dialog.say("跳过")
+    filed = dialog.say("确认")[0].text
+    assert "由幸福社区的社区管理员1" in filed, dialog.show()
