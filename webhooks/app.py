@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -121,13 +122,15 @@ async def healthz() -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
-async def readyz(request: Request) -> JSONResponse:
-    """Ready: the database and the state store answer."""
+def readyz(request: Request) -> JSONResponse:
+    """Ready: the database and the state store answer (a plain def: FastAPI runs it off the event loop)."""
     st: AppState = request.app.state.gridbot
+    probes: tuple[tuple[str, Callable[[], None]], ...] = (("database", partial(ping, st.engine)),
+                                                          ("store", st.store.ping))
     checks: dict[str, str] = {}
-    for name, check in (("database", lambda: ping(st.engine)), ("store", st.store.ping)):
+    for name, probe in probes:
         try:
-            check()
+            probe()
             checks[name] = "ok"
         except ServiceUnavailable as exc:
             checks[name] = str(exc)
