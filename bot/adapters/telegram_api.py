@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from bot.adapters.media import save_atomically
 from bot.adapters.telegram_adapter import render_payload
 from bot.outbox import Delivery, DeliveryError
 
@@ -186,10 +187,7 @@ def fetch_file(api: TelegramApi, file_id: str, target: Path, *, attempts: int = 
         except TelegramApiError as exc:
             logger.warning("telegram getFile refused: %s", exc.code)
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        save_atomically(target, data)
         return True
     logger.warning("telegram file unavailable after %s attempts", attempts)
     return False

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bot.adapters.media import save_atomically
 from bot.outbox import Delivery, DeliveryError
 from core.store import StateStore
 
@@ -210,10 +211,7 @@ def fetch_media(api: WeChatApi, media_id: str, target: Path, *, attempts: int = 
         except WeChatApiError as exc:
             logger.warning("media/get refused: %s", exc.errcode)
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        save_atomically(target, data)
         return True
     logger.warning("media/get unavailable after %s attempts", attempts)
     return False
