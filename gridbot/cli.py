@@ -7,6 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
+
 from core.errors import OperatorError
 from gridbot import (
     cli_case,
@@ -45,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except OperatorError as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
+        return 2
+    except (DBAPIError, RedisError) as exc:  # lost mid-command: still one line, never a traceback
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"gridbot: a database or Redis call failed: {reason} — check that the service is running and "
+              "GRIDBOT_DATABASE_URL / GRIDBOT_REDIS_URL point at it", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

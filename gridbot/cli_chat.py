@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.deps import build_deps, warm_up
 from bot.engine import Engine
 from bot.messages import GeoPoint, Inbound, InboundKind, Platform, Reply
-from core.db import SessionFactory, make_engine, make_session_factory, unit_of_work, upgrade
+from core.db import SessionFactory, make_engine, make_session_factory, require_current, unit_of_work, upgrade
 from core.errors import OperatorError
 from core.models import OutboxMessage, Region
 from core.repositories import StaffRepository
@@ -42,8 +42,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     db_engine = make_engine(settings.database_url)
     if settings.is_embedded_db:
         upgrade(db_engine)
+    else:
+        require_current(db_engine)
     factory = make_session_factory(db_engine)
     store = make_store(settings.redis_url)
+    store.ping()
     user_key = args.user or ("W01" if args.role == "staff" else f"console-{args.role}")
     try:
         prepare_identity(factory, user_key, args.role)

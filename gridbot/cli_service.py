@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = get_settings(**overrides)
     logging.getLogger().setLevel(settings.log_level.upper())
-    for noisy in ("httpx", "apscheduler"):  # a line per request or per minute is noise, not news
+    for noisy in ("httpx", "apscheduler", "alembic"):  # a line per request or per minute is noise, not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.demo:
         print(seed_demo(settings))

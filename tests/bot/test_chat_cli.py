@@ -57,3 +57,12 @@ def on_duty_for(tmp_path: Path, address: str) -> str:
         decision = GridRouter.load(session).route(address, None, datetime.now(UTC))
         assert decision.assignee is not None
         return decision.assignee.staff_code
+
+
+def test_chat_with_unreachable_redis_or_database_is_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "GRIDBOT_DATABASE_URL": f"sqlite:///{tmp_path}/chat.db", "GRIDBOT_REDIS_URL": "redis://127.0.0.1:1/0"}
+    for extra in ({}, {"GRIDBOT_DATABASE_URL": "postgresql://postgres:secret@127.0.0.1:1/x"}):
+        done = subprocess.run([sys.executable, "-m", "gridbot", "chat"], input="你好\n", capture_output=True,
+                              text=True, cwd=tmp_path, env={**env, **extra}, timeout=120, check=False)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and "127.0.0.1:1" in done.stderr and "secret" not in done.stderr
