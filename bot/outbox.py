@@ -1,13 +1,16 @@
 """The persistent outbox: messages are rows first and deliveries second, so a crash loses nothing.
 
 Delivery guarantee, stated honestly. A worker *claims* a row by setting a lease (``locked_until``) in one
-conditional UPDATE, calls the platform, then marks it sent with another conditional UPDATE that only
+conditional UPDATE, renews that lease just before calling the platform (so each send starts with a full
+lease, however long the batch has taken), then marks it sent with another conditional UPDATE that only
 succeeds while its lease is still the row's lease. A process killed before the claim or during the call
-loses nothing: the lease expires and another worker retries. A process killed in the short gap after the
-platform accepted a message and before the mark-sent commit causes the message to be sent again once the
-lease expires. A worker that stalls past its lease does not send at all. Delivery is therefore at-least-once;
-duplicates are confined to the gap between the platform's acceptance and our commit, and the unique
-``dedupe_key`` plus ``status`` make enqueueing and marking exactly-once from our side.
+loses nothing: the lease expires and another worker retries. A process killed while its call is in flight,
+or in the short gap after the platform accepted a message and before the mark-sent commit, causes that
+message to be sent again once the lease expires (one message per worker, as a worker sends one at a time).
+A worker that stalls past its lease does not send at all; the lease must outlast the longest send.
+Delivery is therefore at-least-once; duplicates are confined to the sends in flight when a process dies,
+and the unique ``dedupe_key`` plus ``status`` make enqueueing and marking exactly-once from our side.
+tests/webhooks/test_wechat_kill.py kills a real ``gridbot serve`` mid-delivery to check this.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -152,11 +155,34 @@ class OutboxWorker:
                 .execution_options(synchronize_session=False))
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    def _renew(self, delivery: Delivery) -> Delivery | None:
+        """The delivery under a fresh lease for its send, or None when its lease lapsed or was taken.
+
+        A batch is claimed under one lease but sent one row at a time, so without this a row late in a slow
+        batch would start its send with little lease left, and another worker could claim and send it too.
+        """
+        now = self._clock()
+        if now >= delivery.lease:  # a stalled worker: the row may already belong to another
+            return None
+        lease = now + self._lease
+        with unit_of_work(self._factory) as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == delivery.id, OutboxMessage.status == PENDING,
+                       OutboxMessage.locked_until == delivery.lease)
+                .values(locked_until=lease)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        return replace(delivery, lease=lease)
+
     def deliver(self, delivery: Delivery) -> str:
-        """Send one claimed row and record the outcome; returns the row's new status."""
-        if self._clock() >= delivery.lease:  # a stalled worker: the row may already belong to another
+        """Renew the row's lease, send it and record the outcome; returns the row's new status."""
+        renewed = self._renew(delivery)
+        if renewed is None:
             logger.warning("outbox %s: lease expired before sending; left to its new owner", delivery.id)
             return EXPIRED
+        delivery = renewed
         try:
             self._senders[delivery.platform](delivery)
         except DeliveryError as exc:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     dedupe_ttl_seconds: int = 300
     turn_budget_seconds: float = 4.0
     run_scheduler: bool = True
+    outbox_lease_seconds: float = Field(
+        default=60.0, gt=0, description="how long a claimed outbox row stays leased to one worker before another "
+                                        "may retry it (a crashed process's rows wait this long)")
 
     nlu_intent_threshold: float = 0.55
     nlu_category_threshold: float = 0.5

@@ -16,7 +16,8 @@ def build_outbox(settings: Settings, session_factory: SessionFactory, metrics: M
     """A worker delivering the rows of every platform in ``senders``; None when no platform can send."""
     if not senders:
         return None
+    options = {"lease_seconds": settings.outbox_lease_seconds} | worker_options
     return OutboxWorker(session_factory, senders, template_ids=settings.wechat_template_ids,
                         on_backlog=metrics.outbox_backlog.set,
                         on_failure=lambda platform: metrics.outbox_failures.labels(platform).inc(),
-                        **worker_options)
+                        **options)

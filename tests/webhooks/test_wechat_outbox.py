@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.adapters.wechat_adapter import custom_text
 from bot.adapters.wechat_api import WeChatApi, WeChatSender
-from bot.outbox import OutboxWorker, backoff, enqueue
+from bot.outbox import Delivery, OutboxWorker, backoff, enqueue
 from core.db import SessionFactory, unit_of_work
 from core.models import OutboxMessage
 from core.store import StateStore
@@ -137,3 +137,22 @@ def test_a_stale_lease_cannot_mark_a_row_another_worker_owns(
     assert first._finish(old, status="sent") is False
     assert second._finish(fresh, status="sent") is True
     assert fresh.lease - old.lease == timedelta(seconds=31)
+
+
+def test_a_row_late_in_a_batch_gets_a_full_lease_for_its_send(
+        live_factory: SessionFactory, fake_wechat: FakeWeChat, store: StateStore, clock: FixedClock) -> None:
+    for n in range(2):
+        add(live_factory, clock, f"k{n}", text=f"消息{n}")
+    api = WeChatApi(fake_wechat.base, fake_wechat.app_id, fake_wechat.secret, store, timeout=0.5)
+    other = worker(live_factory, fake_wechat, store, clock, lease_seconds=30)
+
+    def slow_send(delivery: Delivery) -> None:  # each send takes 20 s; another worker polls meanwhile
+        clock.advance(seconds=20)
+        other.run_once()
+        WeChatSender(api)(delivery)
+
+    batch = OutboxWorker(live_factory, {"wechat": slow_send}, clock=clock, lease_seconds=30)
+    assert batch.run_once() == 2  # the second row's send ends 40 s after the claim, past the claim's lease
+    contents = [c.body["text"]["content"] for c in fake_wechat.calls_to("message/custom/send") if c.body]
+    assert contents == ["消息0", "消息1"]
+    assert set(rows(live_factory).values()) == {("sent", 1)}
