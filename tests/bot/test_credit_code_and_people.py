@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.credit_code import is_valid_credit_code, normalise_credit_code
+from core.models import ChannelIdentity, Person
 from core.services.people import EnterpriseProfile, InvalidCreditCode, attach_enterprise, identify
 from tests.factories import NOW
 
@@ -44,3 +50,28 @@ def test_two_contacts_of_one_enterprise_share_its_profile(db: Session) -> None:
     one = attach_enterprise(db, first, EnterpriseProfile("某公司", "91350100M000100Y43", "餐饮", "small"))
     two = attach_enterprise(db, second, EnterpriseProfile("某公司", "91350100m000100y43"))
     assert one.id == two.id and first.kind == second.kind == "enterprise"
+
+
+def test_concurrent_first_contacts_make_one_person(_engines: dict[str, Engine]) -> None:
+    """Two requests of one new user at once end with one person: the unique key and the savepoint on PostgreSQL
+    (the embedded SQLite serialises writers, so the race cannot happen there)."""
+    if "production" not in _engines:
+        pytest.skip("GRIDBOT_TEST_BACKENDS leaves out PostgreSQL (CI always runs it)")
+    engine = _engines["production"]
+    external = f"race-{uuid.uuid4().hex[:8]}"
+    count_people = select(func.count()).select_from(Person)
+    with Session(engine) as first, Session(engine) as second, ThreadPoolExecutor(1) as pool:
+        before = first.scalar(count_people)
+        mine, _ = identify(first, "wechat", external, NOW)
+        theirs = pool.submit(identify, second, "wechat", external, NOW)
+        time.sleep(0.3)  # the second now waits on the first's uncommitted identity (or, on SQLite, its lock)
+        first.commit()
+        person, identity = theirs.result(timeout=10)
+        second.commit()
+        try:
+            assert (person.id, identity.person_id) == (mine.id, mine.id)
+            assert first.scalar(count_people) == before + 1
+        finally:
+            first.execute(delete(ChannelIdentity).where(ChannelIdentity.external_id == external))
+            first.execute(delete(Person).where(Person.id == mine.id))
+            first.commit()
