@@ -40,6 +40,7 @@ from core.db import SessionFactory, unit_of_work
 from core.models import InboundMessage
 from core.settings import Settings
 from core.store import StateStore
+from webhooks.deps import configured_channel, is_system_event
 from webhooks.metrics import Metrics
 from webhooks.wechat import TurnEngine
 
@@ -178,18 +179,10 @@ def wants_turn(inbound: Inbound) -> bool:
     """False for what nobody reads a reply to: blocks, edits, group messages and other non-message updates."""
     if inbound.kind is InboundKind.UNSUBSCRIBE:
         return False
-    return not (inbound.kind is InboundKind.UNSUPPORTED and (inbound.payload or "").startswith("event:"))
+    return not is_system_event(inbound)
 
 
-async def get_channel(request: Request) -> TelegramChannel:
-    """The channel built by the lifespan; 503 when Telegram is not configured."""
-    channel: TelegramChannel | None = request.app.state.gridbot.telegram
-    if channel is None:
-        raise HTTPException(503, "Telegram is not configured")
-    return channel
-
-
-ChannelDep = Annotated[TelegramChannel, Depends(get_channel)]
+ChannelDep = Annotated[TelegramChannel, Depends(configured_channel("telegram", "Telegram"))]
 
 
 async def authorised(channel: ChannelDep,

@@ -48,6 +48,7 @@ from core.db import SessionFactory, unit_of_work
 from core.models import InboundMessage
 from core.settings import Settings
 from core.store import StateStore
+from webhooks.deps import configured_channel, is_system_event
 from webhooks.metrics import Metrics
 from webhooks.outbox_setup import build_outbox
 
@@ -317,18 +318,10 @@ def wants_turn(inbound: Inbound) -> bool:
     """False for what nobody reads a reply to: unfollows, link opens, periodic locations, system events."""
     if inbound.kind in NO_TURN or is_periodic_location(inbound):
         return False
-    return not (inbound.kind is InboundKind.UNSUPPORTED and (inbound.payload or "").startswith("event:"))
+    return not is_system_event(inbound)
 
 
-async def get_channel(request: Request) -> WeChatChannel:
-    """The channel built by the lifespan; 503 when WeChat is not configured."""
-    channel: WeChatChannel | None = request.app.state.gridbot.wechat
-    if channel is None:
-        raise HTTPException(503, "WeChat is not configured")
-    return channel
-
-
-ChannelDep = Annotated[WeChatChannel, Depends(get_channel)]
+ChannelDep = Annotated[WeChatChannel, Depends(configured_channel("wechat", "WeChat"))]
 
 
 async def verified(request: Request, channel: ChannelDep) -> Signed:
