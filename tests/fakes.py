@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -60,3 +62,13 @@ class RecordingNotifier:
 
     def kinds_for(self, recipient: str) -> list[str]:
         return [kind for who, kind, _ in self.sent if who == recipient]
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 10.0, what: str = "condition") -> None:
+    """Poll ``check`` until it holds; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{what} did not happen within {seconds}s")

@@ -345,16 +345,6 @@ def post_update(client: TestClient, update: dict[str, Any] | bytes, secret: str 
     return int(client.post("/telegram", content=body, headers=headers).status_code)
 
 
-def wait_until(check: Callable[[], bool], seconds: float = 10.0, what: str = "condition") -> None:
-    """Poll ``check`` until it holds; fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} did not happen within {seconds}s")
-
-
 def drained(factory: SessionFactory, prefix: str) -> Callable[[], bool]:
     """A check: no outbox row whose key starts with ``prefix`` is still pending."""
     def check() -> bool:

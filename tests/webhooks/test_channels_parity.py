@@ -23,7 +23,7 @@ from core.services.cases import accept_case, resolve_case
 from core.settings import Settings
 from core.store import StateStore
 from tests.dialog import World, build_world
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, wait_until
 from tests.handlers.test_report_issue_dialog import ALL_IN_ONE
 from tests.telegram_fake import (
     FakeTelegram,
@@ -34,7 +34,6 @@ from tests.telegram_fake import (
     running_app,
     telegram_settings,
     text_update,
-    wait_until,
 )
 from tests.wechat_fake import (
     FakeWeChat,

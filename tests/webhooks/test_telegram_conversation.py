@@ -17,7 +17,7 @@ from core.services.binding import create_invite
 from core.settings import Settings
 from core.store import StateStore
 from tests.dialog import build_world
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, wait_until
 from tests.telegram_fake import (
     FakeTelegram,
     drained,
@@ -28,7 +28,6 @@ from tests.telegram_fake import (
     running_app,
     telegram_settings,
     text_update,
-    wait_until,
 )
 from tests.wechat_fake import JPEG, live_factory
 
@@ -121,7 +120,9 @@ def test_resident_story_and_worker_accept_resolve_over_telegram(
     assert case.status == CaseStatus.CLOSED and case.rating == 5
     assert (case.category, case.lat, case.lon, case.contact_phone) == ("property", 36.1, 120.3, "13812345678")
     assert case.assignee_id == world.org.workers[0].id
-    assert len(case.media) == 1 and (config.media_dir / case.media[0]).read_bytes() == JPEG
+    assert len(case.media) == 1
+    wait_until((config.media_dir / case.media[0]).exists, what="the photo download")
+    assert (config.media_dir / case.media[0]).read_bytes() == JPEG
     assert [c.params for c in fake_telegram.calls_to("getFile")] == [{"file_id": "PHOTO_FILE_ID_L"}]
     assert updates == 12 and len(replies) == len(set(replies)) >= 12
     assert len(fake_telegram.calls_to("answerCallbackQuery")) == 4  # 物业管理, 确认, 接单, 5 非常满意

@@ -16,6 +16,7 @@ from core.db import SessionFactory
 from core.models import InboundMessage
 from core.settings import Settings
 from core.store import StateStore
+from tests.fakes import wait_until
 from tests.telegram_fake import (
     SECRET,
     FakeTelegram,
@@ -25,7 +26,6 @@ from tests.telegram_fake import (
     sample,
     telegram_settings,
     text_update,
-    wait_until,
 )
 from tests.wechat_fake import JPEG, EchoEngine, live_factory
 from webhooks.app import AppState

@@ -13,7 +13,7 @@ from core.models import Case, ChannelIdentity, InboundMessage, Person
 from core.settings import Settings
 from core.store import StateStore
 from tests.dialog import build_world
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, wait_until
 from tests.wechat_fake import (
     JPEG,
     FakeWeChat,
@@ -76,7 +76,9 @@ def test_report_location_photo_confirm_in_safe_mode_files_one_case_despite_retri
         [case] = session.scalars(select(Case)).all()
         inbound = session.scalars(select(InboundMessage.message_id)).all()
     assert (case.lat, case.lon, case.contact_phone) == (36.1, 120.3, "13812345678")
-    assert len(case.media) == 1 and (config.media_dir / case.media[0]).read_bytes() == JPEG
+    assert len(case.media) == 1
+    wait_until((config.media_dir / case.media[0]).exists, what="the photo download")  # fetched in the background
+    assert (config.media_dir / case.media[0]).read_bytes() == JPEG
     assert sorted(inbound) == ["7001", "7002", "7003", "7004", "7005"]
     assert [c.query["media_id"] for c in fake_wechat.calls_to("media/get")] == ["photo-media-1"]
     assert case.number in push and f"接单 {case.number}" in push  # WeChat pushes say what to type
