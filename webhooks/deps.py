@@ -1,4 +1,4 @@
-"""What the channel routers share: finding the channel the lifespan built, and telling events from messages."""
+"""What the channel routers share: the channel the lifespan built, a bounded body, telling events from messages."""
 
 from __future__ import annotations
 
@@ -25,3 +25,18 @@ def configured_channel(attribute: str, label: str) -> Callable[[Request], Awaita
 def is_system_event(inbound: Inbound) -> bool:
     """An update nobody reads a reply to (the adapters mark them ``event:…``)."""
     return inbound.kind is InboundKind.UNSUPPORTED and (inbound.payload or "").startswith("event:")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (400) anything over ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPException(400, "body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(400, "body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)

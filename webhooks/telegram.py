@@ -40,7 +40,7 @@ from core.db import SessionFactory, unit_of_work
 from core.models import InboundMessage
 from core.settings import Settings
 from core.store import StateStore
-from webhooks.deps import configured_channel, is_system_event
+from webhooks.deps import configured_channel, is_system_event, read_body
 from webhooks.metrics import Metrics
 from webhooks.wechat import TurnEngine
 
@@ -202,21 +202,6 @@ async def receive(request: Request, channel: Annotated[TelegramChannel, Depends(
     """One update: 403 without the secret, 400 when oversized, else 200 (even for updates we cannot read)."""
     await channel.receive(await read_body(request, MAX_BODY_BYTES), background)
     return Response(status_code=200)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (400) anything over ``limit`` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise HTTPException(400, "body too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(400, "body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def telegram_api(settings: Settings) -> TelegramApi | None:

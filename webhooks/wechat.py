@@ -48,7 +48,7 @@ from core.db import SessionFactory, unit_of_work
 from core.models import InboundMessage
 from core.settings import Settings
 from core.store import StateStore
-from webhooks.deps import configured_channel, is_system_event
+from webhooks.deps import configured_channel, is_system_event, read_body
 from webhooks.metrics import Metrics
 from webhooks.outbox_setup import build_outbox
 
@@ -353,7 +353,7 @@ async def verify_url(signed: SignedDep, echostr: Annotated[str, Query()] = "") -
 @router.post("/wechat")
 async def receive(request: Request, signed: SignedDep, channel: ChannelDep) -> Response:
     """One message or event: 403 forged, 400 malformed, else the passive reply or ``success``."""
-    body = await read_limited(request)
+    body = await read_body(request, MAX_BODY_BYTES)
     try:
         xml = await channel.respond(body, signed)
     except BadSignature:
@@ -363,21 +363,6 @@ async def receive(request: Request, signed: SignedDep, channel: ChannelDep) -> R
     if xml == SUCCESS:
         return PlainTextResponse(SUCCESS)
     return Response(xml, media_type="application/xml")
-
-
-async def read_limited(request: Request) -> bytes:
-    """The request body, refusing (400) anything over MAX_BODY_BYTES without reading it all."""
-    declared = request.headers.get("content-length") or "0"
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-        raise HTTPException(400, "body too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise HTTPException(400, "body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def wechat_api(settings: Settings, store: StateStore) -> WeChatApi | None:
