@@ -7,7 +7,10 @@ dropped/purged afterwards, demo city seeded — (2) a bare FastAPI app that read
 fixed XML reply, and (3) the "redis+pg ceiling": the bare app plus one Redis SET NX and one PostgreSQL
 INSERT + COMMIT per request (one worker-thread hop, same libraries and pool as gridbot) — the most any
 endpoint that dedupes and records every message can do here — and (4) the "async ceiling": the same
-two writes with ``redis.asyncio`` and psycopg's async pool on the event loop, no threads. All on uvloop + httptools, access log off.
+two writes with ``redis.asyncio`` and psycopg's async pool on the event loop, no threads, and (5) the "ideal
+turn": the lightest full turn any design could run — signature, decode, dedupe and conversation load in one Redis
+round trip, NLU, conversation save and reply cache in a second, the inbound row group-committed — with no identity,
+flow or ORM (``serve_ideal``). All on uvloop + httptools, access log off.
 A keep-alive asyncio load generator on loopback posts signed messages with distinct MsgIds (plaintext and
 safe mode; a mix of text, menu clicks, locations, follows, photos) and prints messages/s and p50/p99 latency
 for each, and the ratios. Every gridbot message is deduped, recorded and runs a real turn.
@@ -181,6 +184,96 @@ def serve_async_ceiling(port: int, db_url: str, prefix: str) -> None:
     uvicorn.run(app, port=port, **UVICORN)
 
 
+def serve_ideal(port: int, db_url: str, prefix: str) -> None:
+    """Child process: the lightest full turn any design could run here — the floor under gridbot's cost.
+
+    Everything the target names and nothing more, each part in its cheapest form: the signature checked and the
+    message decoded (decrypted in safe mode) with gridbot's own adapter; ONE Redis round trip that claims the
+    dedupe key and loads the conversation; the NLU (text only); ONE round trip that saves the conversation and
+    caches the reply; the inbound row group-committed to PostgreSQL (rows batched, each request awaits its
+    batch's commit); the reply sealed. No identity, no flow, no ORM, no thread: async drivers on the event loop.
+    """
+    import json
+    from datetime import UTC, datetime
+
+    import uvicorn
+    from psycopg_pool import AsyncConnectionPool
+    from redis import asyncio as aredis
+    from sqlalchemy.engine import make_url
+
+    from bot.adapters.wechat_adapter import parse_xml, passive_xml, signature_ok, to_inbound
+    from bot.deps import pipeline_nlu
+    from nlp import pipeline
+
+    pipeline.warm_up()
+    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    pool = AsyncConnectionPool(conninfo, min_size=2, max_size=2, open=False)
+    redis = aredis.Redis.from_url(REDIS_URL, max_connections=64, decode_responses=True)
+    crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    pending: list[tuple[tuple[str, str, str], asyncio.Future[None]]] = []
+    wake = asyncio.Event()
+
+    async def group_commit() -> None:
+        """Write whatever rows queued up while the previous batch committed, in one transaction."""
+        while True:
+            await wake.wait()
+            wake.clear()
+            while pending:
+                batch = pending[:]
+                del pending[:]
+                async with pool.connection() as conn, conn.cursor() as cur:  # commits on leaving
+                    await cur.executemany("INSERT INTO bench_ideal (message_id, user_key, kind) VALUES (%s, %s, %s)"
+                                          " ON CONFLICT DO NOTHING", [row for row, _ in batch])
+                for _, done in batch:
+                    done.set_result(None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with pool:
+            async with pool.connection() as conn:
+                await conn.execute("CREATE TABLE IF NOT EXISTS bench_ideal "
+                                   "(id serial PRIMARY KEY, message_id text UNIQUE, user_key text, kind text)")
+            writer = asyncio.create_task(group_commit())
+            yield
+            writer.cancel()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/wechat")
+    async def wechat(request: Request) -> Response:
+        query, body = request.query_params, await request.body()
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        if not signature_ok(sign(TOKEN, timestamp, nonce), query.get("signature")):
+            return Response(status_code=403)
+        safe = query.get("encrypt_type") == "aes"
+        fields = parse_xml(body)
+        if safe:
+            fields = parse_xml(crypto.decrypt_envelope(fields, query.get("msg_signature"), timestamp, nonce).encode())
+        inbound = to_inbound(fields)
+        dedupe, conv_key = f"{prefix}dedupe:{inbound.message_id}", f"{prefix}conv:{inbound.user_key}"
+        async with redis.pipeline(transaction=False) as pipe:
+            claimed, stored = await pipe.set(dedupe, "pending", px=300_000, nx=True).get(conv_key).execute()
+        if not claimed:
+            return Response("success")
+        conversation = json.loads(stored) if stored else {"turns": 0}
+        text = inbound.text or ""
+        intent = pipeline_nlu(text, datetime.now(UTC)).intent if text else str(inbound.kind)
+        conversation["turns"] += 1
+        conversation["last"] = intent
+        done = asyncio.get_running_loop().create_future()
+        pending.append(((inbound.message_id, inbound.user_key, str(inbound.kind)), done))
+        wake.set()
+        await done
+        xml = passive_xml(f"收到：{intent}", to_user=inbound.user_key, from_account="gh_bench")
+        if safe:
+            xml = crypto.encrypt_reply(xml, timestamp, nonce)
+        async with redis.pipeline(transaction=False) as pipe:
+            await pipe.set(conv_key, json.dumps(conversation), px=1_800_000).set(dedupe, xml, px=300_000).execute()
+        return Response(xml, media_type="application/xml")
+
+    uvicorn.run(app, port=port, **UVICORN)
+
+
 def message_xml(n: int, rng: random.Random, residents: int = 2000) -> str:
     """One message of the mix, from one of ``residents`` residents, with a distinct MsgId."""
     user, now = f"oBench{rng.randrange(residents):05d}", int(time.time())
@@ -202,12 +295,22 @@ def message_xml(n: int, rng: random.Random, residents: int = 2000) -> str:
     return head + body + f"<MsgId>{n}</MsgId></xml>"
 
 
-def build_requests(count: int, safe: bool, seed: int, residents: int = 2000) -> list[bytes]:
-    """Pre-built raw HTTP/1.1 requests (signing is the platform's cost, not ours)."""
+def follow_xml(n: int, resident: int) -> str:
+    """Resident ``resident`` follows the account (their first contact: person and identity are created)."""
+    return (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[oBench{resident:05d}]]>"
+            f"</FromUserName><CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[subscribe]]></Event><MsgId>{n}</MsgId></xml>")
+
+
+def build_requests(count: int, safe: bool, seed: int, residents: int = 2000, *, follows: bool = False) -> list[bytes]:
+    """Pre-built raw HTTP/1.1 requests (signing is the platform's cost, not ours); ``follows``: one follow
+    from each resident instead of the mix."""
     rng, crypto = random.Random(seed), MessageCrypto(TOKEN, AES_KEY, APP_ID)
     out = []
-    for n in range(count):
-        xml, ts, nonce = message_xml(seed * 10_000_000 + n, rng, residents), str(int(time.time())), str(rng.randrange(10**9))
+    for n in range(residents if follows else count):
+        msg_id = seed * 10_000_000 + n
+        xml = follow_xml(msg_id, n) if follows else message_xml(msg_id, rng, residents)
+        ts, nonce = str(int(time.time())), str(rng.randrange(10**9))
         query = {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
         if safe:
             enc = crypto.encrypt(xml)
@@ -309,8 +412,10 @@ def cleanup(schema: str, prefix: str) -> None:
 
 
 def run_case(label: str, port: int, safe: bool, args: argparse.Namespace, seed: int) -> dict[str, float]:
-    """Warm up, then measure one server in one mode."""
-    asyncio.run(drive(port, build_requests(300, safe, seed + 900, args.residents), args.connections, 5))
+    """Warm up — every resident follows the account, as they would before writing — then measure one server
+    in one mode: the measured mix is residents who already have an identity, each message a real turn."""
+    asyncio.run(drive(port, build_requests(0, safe, seed + 900, args.residents, follows=True), args.connections, 60))
+    asyncio.run(drive(port, build_requests(300, safe, seed + 950, args.residents), args.connections, 5))
     requests = build_requests(args.max_requests, safe, seed, args.residents)
     result = asyncio.run(drive(port, requests, args.connections, args.seconds))
     print(f"{label:28} {result['rate']:8.0f} msg/s   p50 {result['p50']:6.1f} ms   p99 {result['p99']:6.1f} ms"
@@ -324,7 +429,7 @@ def print_ratios(mode: str, results: dict[tuple[str, str], dict[str, float]]) ->
     if bare is None:
         return
     ratios = [f"{name}/bare = {results[name, mode]['rate'] / bare['rate']:.3f}"
-              for name in ("ceiling", "async", "gridbot") if (name, mode) in results]
+              for name in ("ceiling", "async", "ideal", "gridbot") if (name, mode) in results]
     print(f"{mode:10} " + ", ".join(ratios))
     full, ceiling = results.get(("gridbot", mode)), results.get(("ceiling", mode))
     if full is not None:
@@ -343,30 +448,32 @@ def main() -> int:
     parser.add_argument("--engine", choices=["real", "echo"], default="real",
                         help="echo: a stub engine, to measure the channel without the conversation engine")
     parser.add_argument("--residents", type=int, default=2000,
-                        help="distinct senders; a sender's first message also creates their person and identity")
+                        help="distinct senders; each follows the account (first contact) during the warm-up")
     parser.add_argument("--turn-threads", type=int, default=0,
                         help="turns (and ceiling requests) in flight at once; 0: TURN_THREADS")
-    parser.add_argument("--only", choices=["bare", "ceiling", "async", "gridbot"], nargs="+",
-                        default=["bare", "ceiling", "async", "gridbot"], help="servers to measure (ratios need bare)")
+    parser.add_argument("--only", choices=["bare", "ceiling", "async", "ideal", "gridbot"], nargs="+",
+                        default=["bare", "ceiling", "async", "ideal", "gridbot"],
+                        help="servers to measure (ratios need bare)")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         role, port = args.serve[0], int(args.serve[1])
         roles: dict[str, Callable[..., None]] = {"bare": serve_bare, "ceiling": serve_ceiling,
-                                                  "async": serve_async_ceiling, "gridbot": serve_gridbot}
+                                                  "async": serve_async_ceiling, "ideal": serve_ideal,
+                                                  "gridbot": serve_gridbot}
         roles[role](port, *args.serve[2:])
         return 0
     tag = uuid.uuid4().hex[:8]
     schema, prefix = f"gridbot_bench_{tag}", f"gridbot-bench:{tag}:"
     children: list[subprocess.Popen[bytes]] = []
     labels = {"bare": "bare FastAPI", "ceiling": "redis+pg ceiling", "async": "async ceiling",
-              "gridbot": "gridbot /wechat"}
+              "ideal": "ideal turn", "gridbot": "gridbot /wechat"}
     try:
         db_url = prepare_database(schema)
         threads = str(args.turn_threads)
         servers: dict[str, tuple[str, ...]] = {
             "bare": ("bare",), "ceiling": ("ceiling", db_url, prefix + "ceiling:", threads),
-            "async": ("async", db_url, prefix + "async:"),
+            "async": ("async", db_url, prefix + "async:"), "ideal": ("ideal", db_url, prefix + "ideal:"),
             "gridbot": ("gridbot", db_url, prefix, args.engine, threads)}
         ports = {}
         for name in args.only:
