@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,8 @@ from core.repositories import PersonRepository
 from core.taxonomy import Taxonomy
 from handlers.notices import hint, render
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class OutboxNotifier:
@@ -23,14 +27,23 @@ class OutboxNotifier:
     taxonomy: Taxonomy
 
     def to_staff(self, session: Session, staff: Staff, notice: Notice) -> None:
-        """Queue for each chat account bound to the staff member."""
-        for identity in PersonRepository(session).identities_of_staff(staff.id):
-            self._queue(session, identity, notice)
+        """Queue for each reachable chat account bound to the staff member."""
+        self._queue_all(session, PersonRepository(session).identities_of_staff(staff.id), notice,
+                        f"staff {staff.id}")
 
     def to_person(self, session: Session, person_id: int, notice: Notice) -> None:
-        """Queue for each chat account of the resident or enterprise contact."""
-        for identity in PersonRepository(session).identities_of_person(person_id):
+        """Queue for each reachable chat account of the resident or enterprise contact."""
+        self._queue_all(session, PersonRepository(session).identities_of_person(person_id), notice,
+                        f"person {person_id}")
+
+    def _queue_all(self, session: Session, identities: Sequence[ChannelIdentity], notice: Notice, who: str) -> None:
+        """Queue for every account the platform still reaches; say so when that is none of them."""
+        reachable = [identity for identity in identities if identity.unreachable_since is None]
+        for identity in reachable:
             self._queue(session, identity, notice)
+        if not reachable:
+            logger.info("notice %s for %s reaches nobody: %s chat account(s), none reachable",
+                        notice.kind, who, len(identities))
 
     def _queue(self, session: Session, identity: ChannelIdentity, notice: Notice) -> None:
         reply = render(session, notice, tz=self.tz, taxonomy=self.taxonomy)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from core.db import SessionFactory, unit_of_work
 from core.models import OutboxMessage
+from core.services.people import mark_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A claimed outbox row, as handed to a sender; ``lease`` fences the mark-sent."""
+    """A claimed outbox row, as handed to a sender; ``lease`` fences the mark-sent; ``claim`` is the lease the
+    whole batch was claimed under (rows of one batch share it until each is renewed for its send)."""
 
     id: int
     dedupe_key: str
@@ -53,18 +55,21 @@ class Delivery:
     payload: dict[str, Any]
     attempts: int
     lease: datetime
+    claim: datetime
 
 
 class DeliveryError(Exception):
     """A send failed; ``retryable`` for timeouts/5xx, ``code`` is the platform's error code if any,
-    ``retry_after`` the seconds the platform asked us to wait (Telegram 429) instead of our backoff."""
+    ``retry_after`` the seconds the platform asked us to wait (Telegram 429) instead of our backoff, ``gone``
+    when the platform says the recipient cannot be reached at all (unfollowed, bot blocked)."""
 
     def __init__(self, reason: str, *, retryable: bool, code: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, gone: bool = False) -> None:
         super().__init__(reason)
         self.retryable = retryable
         self.code = code
         self.retry_after = retry_after
+        self.gone = gone
 
 
 class Sender(Protocol):
@@ -141,7 +146,7 @@ class OutboxWorker:
                 if won.rowcount == 1:  # type: ignore[attr-defined]
                     row = session.get_one(OutboxMessage, row_id, populate_existing=True)
                     claimed.append(Delivery(row.id, row.dedupe_key, row.platform, row.recipient, row.kind,
-                                            dict(row.payload), row.attempts, lease))
+                                            dict(row.payload), row.attempts, lease, lease))
         return claimed
 
     def _finish(self, delivery: Delivery, **values: Any) -> bool:
@@ -180,7 +185,7 @@ class OutboxWorker:
         """Renew the row's lease, send it and record the outcome; returns the row's new status."""
         renewed = self._renew(delivery)
         if renewed is None:
-            logger.warning("outbox %s: lease expired before sending; left to its new owner", delivery.id)
+            logger.warning("outbox %s: no longer ours before sending (lease lapsed or row settled)", delivery.id)
             return EXPIRED
         delivery = renewed
         try:
@@ -198,6 +203,8 @@ class OutboxWorker:
         error = str(exc)[:500]
         if exc.code in FALLBACK_CODES and self._fallback(delivery, error):
             return FELL_BACK
+        if exc.gone:
+            self._recipient_gone(delivery, error)
         if exc.retryable and delivery.attempts < self._max_attempts:
             delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts, self._base_delay)
             wait = timedelta(seconds=delay)
@@ -208,6 +215,26 @@ class OutboxWorker:
         self._finish(delivery, status=status, last_error=error)
         logger.warning("outbox %s: %s after %s attempt(s): %s", delivery.id, status, delivery.attempts, error)
         return status
+
+    def _recipient_gone(self, delivery: Delivery, error: str) -> None:
+        """Mark the account unreachable and fail its other waiting rows without calling the platform again.
+
+        Rows of this worker's batch are dropped too (their send then finds them settled); rows another worker
+        holds under a lease are left to it; this row is finished by the caller.
+        """
+        now = self._clock()
+        with unit_of_work(self._factory) as session:
+            mark_unreachable(session, delivery.platform, delivery.recipient, now)
+            dropped = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.platform == delivery.platform, OutboxMessage.recipient == delivery.recipient,
+                       OutboxMessage.status == PENDING, OutboxMessage.id != delivery.id,
+                       or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now,
+                           OutboxMessage.locked_until == delivery.claim))
+                .values(status=FAILED, locked_until=None, last_error=f"recipient unreachable: {error}"[:500])
+                .execution_options(synchronize_session=False))
+        logger.warning("outbox %s: recipient unreachable on %s; %s more row(s) dropped", delivery.id,
+                       delivery.platform, dropped.rowcount)  # type: ignore[attr-defined]
 
     def _fallback(self, delivery: Delivery, error: str) -> bool:
         """Replace a refused 客服 message by a template message when one is configured for its notice."""

@@ -119,6 +119,8 @@ class ChannelIdentity(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
     last_inbound_at: Mapped[datetime | None]
+    # Set when the platform says nobody can be reached here (unfollowed, bot blocked); cleared when they write.
+    unreachable_since: Mapped[datetime | None]
 
 
 class Enterprise(Base):

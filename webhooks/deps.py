@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
+from sqlalchemy.orm import Session
 
 from bot.messages import Inbound, InboundKind
+from core.services.people import mark_unreachable
 
 
 def configured_channel(attribute: str, label: str) -> Callable[[Request], Awaitable[Any]]:
@@ -25,6 +28,12 @@ def configured_channel(attribute: str, label: str) -> Callable[[Request], Awaita
 def is_system_event(inbound: Inbound) -> bool:
     """An update nobody reads a reply to (the adapters mark them ``event:…``)."""
     return inbound.kind is InboundKind.UNSUPPORTED and (inbound.payload or "").startswith("event:")
+
+
+def note_departure(session: Session, inbound: Inbound) -> None:
+    """An unfollow (WeChat) or a block (Telegram): notices skip the account until its owner writes again."""
+    if inbound.kind is InboundKind.UNSUBSCRIBE:
+        mark_unreachable(session, str(inbound.platform), inbound.user_key, datetime.now(UTC))
 
 
 async def read_body(request: Request, limit: int) -> bytes:

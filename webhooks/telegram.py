@@ -40,7 +40,7 @@ from core.db import SessionFactory, unit_of_work
 from core.models import InboundMessage
 from core.settings import Settings
 from core.store import StateStore
-from webhooks.deps import configured_channel, is_system_event, read_body
+from webhooks.deps import configured_channel, is_system_event, note_departure, read_body
 from webhooks.metrics import Metrics
 from webhooks.wechat import TurnEngine
 
@@ -158,6 +158,7 @@ class TelegramChannel:
                 session.add(InboundMessage(platform=PLATFORM, message_id=inbound.message_id,
                                            user_key=inbound.user_key, kind=str(inbound.kind),
                                            received_at=datetime.now(UTC), outcome="accepted"))
+                note_departure(session, inbound)
         except IntegrityError:
             return False
         return True

@@ -48,7 +48,7 @@ from core.db import SessionFactory, unit_of_work
 from core.models import InboundMessage
 from core.settings import Settings
 from core.store import StateStore
-from webhooks.deps import configured_channel, is_system_event, read_body
+from webhooks.deps import configured_channel, is_system_event, note_departure, read_body
 from webhooks.metrics import Metrics
 from webhooks.outbox_setup import build_outbox
 
@@ -271,6 +271,7 @@ class WeChatChannel:
         try:
             with unit_of_work(self.session_factory) as session:
                 _add_inbound(session, inbound)
+                note_departure(session, inbound)
         except IntegrityError:
             return False
         return True

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files anyway (Bot API limit)
 NOT_MODIFIED = "message is not modified"  # an identical edit (double tap): the keyboard is already gone
 RETRYABLE_CODES = frozenset({401, 404, 429})  # 401/404: a wrong token, fixed by the operator, not by giving up
+GONE_CODE = 403  # blocked by the user, user deactivated, or the user never started the bot
 
 
 class TelegramApiError(Exception):
@@ -164,7 +165,7 @@ class TelegramSender:
                 with self._lock:
                     self._paused_until = max(self._paused_until, self._clock() + exc.retry_after)
             raise DeliveryError(str(exc), retryable=exc.retryable, code=exc.code,
-                                retry_after=exc.retry_after) from None
+                                retry_after=exc.retry_after, gone=exc.code == GONE_CODE) from None
 
 
 def media_path(media_dir: Path, file_id: str) -> Path:

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 RETRYABLE_ERRORS = frozenset({-1, 45011})  # system busy, minute quota
+GONE_ERRORS = frozenset({43004})  # the user does not follow the account (any more): nothing reaches them
 REFRESH_LOCK_TTL = 15.0
 
 
@@ -186,7 +187,8 @@ class WeChatSender:
         except WeChatUnavailable as exc:
             raise DeliveryError(str(exc), retryable=True) from None
         except WeChatApiError as exc:
-            raise DeliveryError(str(exc), retryable=exc.retryable, code=exc.errcode) from None
+            raise DeliveryError(str(exc), retryable=exc.retryable, code=exc.errcode,
+                                gone=exc.errcode in GONE_ERRORS) from None
 
 
 def notice_body(openid: str, payload: Mapping[str, Any]) -> dict[str, Any]:

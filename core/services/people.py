@@ -36,7 +36,22 @@ def identify(session: Session, platform: str, external_id: str, now: datetime,
         person, identity = row
     if identity.last_seen_at is None or now - identity.last_seen_at >= SEEN_GRANULARITY:
         identity.last_seen_at = now  # not every turn: a write per message would cost a round trip each
+    if identity.unreachable_since is not None:
+        identity.unreachable_since = None  # they wrote to us, so they follow (or unblocked) again
     return person, identity
+
+
+def mark_unreachable(session: Session, platform: str, external_id: str, now: datetime) -> bool:
+    """Note that the platform refuses to reach this account (unfollowed, bot blocked); True when it changed.
+
+    Notices then skip the account until its owner writes again (``identify`` clears the mark). An account we
+    never met is left alone: there is nobody to mark.
+    """
+    identity = PersonRepository(session).identity(platform, external_id)
+    if identity is None or identity.unreachable_since is not None:
+        return False
+    identity.unreachable_since = now
+    return True
 
 
 def _create_identity(session: Session, platform: str, external_id: str, now: datetime,

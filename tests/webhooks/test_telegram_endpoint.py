@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,8 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from core.db import SessionFactory
-from core.models import InboundMessage
+from core.db import SessionFactory, unit_of_work
+from core.models import ChannelIdentity, InboundMessage
+from core.services.people import identify
 from core.settings import Settings
 from core.store import StateStore
 from tests.fakes import wait_until
@@ -220,3 +222,14 @@ def test_recorded_count_is_one_per_update(app: tuple[TestClient, AppState], live
         post_update(client, text_update(USER, f"第{n}条"))
     with live_factory() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 3
+
+
+def test_blocking_the_bot_marks_the_account_unreachable(app: tuple[TestClient, AppState],
+                                                        live_factory: SessionFactory) -> None:
+    client, _ = app
+    with unit_of_work(live_factory) as session:
+        identify(session, "telegram", str(USER), datetime.now(UTC))
+    assert post_update(client, sample("my_chat_member_kicked")) == 200
+    with live_factory() as session:
+        identity = session.scalars(select(ChannelIdentity).where(ChannelIdentity.external_id == str(USER))).one()
+        assert identity.unreachable_since is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.adapters.wechat_adapter import MessageCrypto
-from core.db import SessionFactory
-from core.models import InboundMessage
+from core.db import SessionFactory, unit_of_work
+from core.models import ChannelIdentity, InboundMessage
+from core.services.people import identify
 from core.settings import Settings
 from core.store import StateStore
 from tests.wechat_fake import (
@@ -240,3 +242,14 @@ def wait_for(probe, count: int, timeout: float = 10.0):  # type: ignore[no-untyp
 
 
 _ = Path
+
+
+def test_unfollowing_marks_the_account_unreachable(app: tuple[TestClient, AppState], fake_wechat: FakeWeChat,
+                                                   live_factory: SessionFactory) -> None:
+    client, _ = app
+    with unit_of_work(live_factory) as session:
+        identify(session, "wechat", "FromUser", datetime.now(UTC))
+    assert post(client, sample("unsubscribe"), "safe", crypto_for(fake_wechat)) == (200, "success")
+    with live_factory() as session:
+        identity = session.scalars(select(ChannelIdentity).where(ChannelIdentity.external_id == "FromUser")).one()
+        assert identity.unreachable_since is not None
