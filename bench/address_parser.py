@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nlp import address  # noqa: E402
+from nlp import address
 
 DATA = Path("/work/shared/data/chinese-address-parsing")
 LABELS = ("poi", "road", "roadno", "community", "houseno", "cellno", "floorno", "roomno")

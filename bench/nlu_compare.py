@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
-from sklearn.metrics import f1_score  # noqa: E402
-from sklearn.svm import LinearSVC  # noqa: E402
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import f1_score
+from sklearn.svm import LinearSVC
 
-from nlp import training  # noqa: E402
-from nlp.intents import normalise_text  # noqa: E402
-from nlp.tokenizer import get_tokenizer  # noqa: E402
+from nlp import training
+from nlp.intents import normalise_text
+from nlp.tokenizer import get_tokenizer
 
 DATA = Path("/work/shared/data")
 Method = Callable[[list[str], list[str], list[str]], list[str]]

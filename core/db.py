@@ -132,7 +132,7 @@ def ping(engine: Engine) -> None:
         ) from None
 
 
-def alembic_config(engine: Engine) -> "object":
+def alembic_config(engine: Engine) -> object:
     """An Alembic config pointing at our migrations, bound to ``engine``."""
     from alembic.config import Config
 

@@ -23,7 +23,7 @@ from handlers import texts
 from handlers.flow import Flow, Intent, NoDraft, Step, Turn, on_cancel
 from handlers.notices import case_values, local
 
-_COMMAND = re.compile(r"^\s*(接单|办结|转派|详情|督办)\s*(\d{8}-?\d{4})?\s*[，,：:]?\s*(.*)$", re.S)
+_COMMAND = re.compile(r"^\s*(接单|办结|转派|详情|督办)\s*(\d{8}-?\d{4})?\s*[，,：:]?\s*(.*)$", re.DOTALL)
 VERBS = {"接单": "accept", "办结": "resolve", "转派": "transfer", "详情": "detail", "督办": "supervise"}
 INTENT_VERBS = {Intent.TASK_ACCEPT: "accept", Intent.TASK_RESOLVE: "resolve", Intent.TASK_TRANSFER: "transfer"}
 LIST_WORDS = ("我的任务", "我的工单", "待办", "任务列表")
@@ -310,7 +310,7 @@ STAFF_FLOW = Flow(
 STAFF_HELP_FLOW = Flow("staff_help", NoDraft, entry=lambda turn, draft: Step.end(texts.STAFF_HELP))
 
 
-_BIND = re.compile(r"^\s*(?:绑定|bind[_ ]?)\s*([A-Za-z0-9\- ]{4,16})\s*$", re.I)
+_BIND = re.compile(r"^\s*(?:绑定|bind[_ ]?)\s*([A-Za-z0-9\- ]{4,16})\s*$", re.IGNORECASE)
 
 
 def bind_code(turn: Turn) -> str | None:

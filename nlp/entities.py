@@ -294,9 +294,7 @@ def _resolve_clock(m: re.Match[str], period: str | None) -> time | None:
         minute = _minutes(m.group("minute"))
     else:
         return None
-    if period in ("下午", "傍晚", "晚上", "晚", "夜里", "夜间") and hour < 12:
-        hour += 12
-    elif period == "中午" and hour < 3:
+    if period in ("下午", "傍晚", "晚上", "晚", "夜里", "夜间") and hour < 12 or period == "中午" and hour < 3:
         hour += 12
     if hour > 23 or minute is None or minute > 59:
         return None

@@ -201,7 +201,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("task_transfer", re.compile(rf"^转派{_CASE}(?:\s+.*)?$")),
     ("task_list", re.compile(r"^(?:我的任务|任务列表|我的待办)[。.!！?？]*$")),
     ("human", re.compile(r"^(?:转人工|人工|人工客服|人工服务)[。.!！]*$")),
-    ("greet", re.compile(r"^(?:你好|您好|hi|hello|菜单|帮助|help)[呀啊!！。]*$", re.I)),
+    ("greet", re.compile(r"^(?:你好|您好|hi|hello|菜单|帮助|help)[呀啊!！。]*$", re.IGNORECASE)),
 )
 
 

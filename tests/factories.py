@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from sqlalchemy.orm import Session
 
 from core.models import DutyShift, Person, Place, Region, Staff
 
-NOW = datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
 
 
 def make_region(db: Session, code: str, name: str, level: str, parent: Region | None = None) -> Region:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from core.models import Region, Staff
 
@@ -35,7 +35,7 @@ class FixedClock:
     """A clock tests move by hand."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai, a Friday
+        self.now = now or datetime(2026, 12, 4, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Friday
 
     def __call__(self) -> datetime:
         return self.now

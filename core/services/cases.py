@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -143,7 +143,7 @@ def resolve_case(session: Session, case: Case, *, actor: str, now: datetime, not
 
 
 def reopen_case(session: Session, case: Case, *, actor: str, now: datetime, note: str | None = None,
-                taxonomy: Taxonomy | None = None, tz: tzinfo = timezone.utc) -> CaseEvent:
+                taxonomy: Taxonomy | None = None, tz: tzinfo = UTC) -> CaseEvent:
     """Reopen a resolved or closed case and give it back to its last assignee with fresh clocks."""
     event = _transition(session, case, CaseAction.REOPEN, actor, now, note, {})
     case.resolved_at = None
@@ -169,7 +169,7 @@ def cancel_case(session: Session, case: Case, *, actor: str, now: datetime, note
 
 
 def rate_case(session: Session, case: Case, rating: int, comment: str | None, *, actor: str, now: datetime,
-              taxonomy: Taxonomy | None = None, tz: tzinfo = timezone.utc) -> CaseEvent:
+              taxonomy: Taxonomy | None = None, tz: tzinfo = UTC) -> CaseEvent:
     """Store the reporter's 1–5 rating; a dissatisfied rating reopens the case, any other closes it."""
     if case.status != CaseStatus.RESOLVED:
         raise DomainError(f"case {case.number} can be rated only once it is resolved")
