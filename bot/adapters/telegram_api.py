@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bot.adapters.media import save_atomically
+from bot.adapters.media import NotDownloadable, download
 from bot.adapters.telegram_adapter import render_payload
 from bot.outbox import Delivery, DeliveryError
 
@@ -175,20 +175,14 @@ def media_path(media_dir: Path, file_id: str) -> Path:
 
 def fetch_file(api: TelegramApi, file_id: str, target: Path, *, attempts: int = 3) -> bool:
     """getFile + download to ``target``; True when stored (run after the webhook answered)."""
-    for attempt in range(1, attempts + 1):
+
+    def fetch() -> bytes:
         try:
             info = api.get_file(file_id)
             if int(info.get("file_size") or 0) > MAX_DOWNLOAD_BYTES or not info.get("file_path"):
-                logger.warning("telegram file not downloadable (too big or no path)")
-                return False
-            data = api.download_file(str(info["file_path"]))
-        except TelegramUnavailable:
-            time.sleep(0.5 * attempt)
-            continue
+                raise NotDownloadable("too big or no file_path")
+            return api.download_file(str(info["file_path"]))
         except TelegramApiError as exc:
-            logger.warning("telegram getFile refused: %s", exc.code)
-            return False
-        save_atomically(target, data)
-        return True
-    logger.warning("telegram file unavailable after %s attempts", attempts)
-    return False
+            raise NotDownloadable(f"getFile refused with {exc.code}") from None
+
+    return download(fetch, target, transient=TelegramUnavailable, label="telegram file", attempts=attempts)

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from bot.adapters.media import save_atomically
+from bot.adapters.media import NotDownloadable, download
 from bot.outbox import Delivery, DeliveryError
 from core.store import StateStore
 
@@ -204,16 +204,11 @@ def media_path(media_dir: Path, media_id: str) -> Path:
 
 def fetch_media(api: WeChatApi, media_id: str, target: Path, *, attempts: int = 3) -> bool:
     """Download a media id to ``target`` (temporary media expires after 3 days); True when stored."""
-    for attempt in range(1, attempts + 1):
+
+    def fetch() -> bytes:
         try:
-            data, _ctype = api.download_media(media_id)
-        except WeChatUnavailable:
-            time.sleep(0.5 * attempt)
-            continue
+            return api.download_media(media_id)[0]
         except WeChatApiError as exc:
-            logger.warning("media/get refused: %s", exc.errcode)
-            return False
-        save_atomically(target, data)
-        return True
-    logger.warning("media/get unavailable after %s attempts", attempts)
-    return False
+            raise NotDownloadable(f"media/get refused with {exc.errcode}") from None
+
+    return download(fetch, target, transient=WeChatUnavailable, label="wechat media", attempts=attempts)
