@@ -65,6 +65,22 @@ class Button:
     payload: str
 
 
+class Share(StrEnum):
+    """What a platform can let the user share with one tap instead of typing it."""
+
+    LOCATION = "location"
+    CONTACT = "contact"
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """A one-tap share offered with a reply: Telegram shows a keyboard button that sends the location or the
+    user's own number; platforms without one (WeChat) rely on the reply's text, which says how to send it."""
+
+    what: Share
+    label: str
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One message the bot sends back. WeChat renders buttons as numbered text."""
@@ -74,3 +90,4 @@ class Reply:
     url: str | None = None
     image_path: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    share: ShareRequest | None = None

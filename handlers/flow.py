@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.messages import Button, GeoPoint, InboundKind, Reply
+from bot.messages import Button, GeoPoint, InboundKind, Reply, ShareRequest
 from core.models import Case, ChannelIdentity, Person, Staff
 from core.notify import Notice, Notifier
 from core.services.cases import OpenCase, Router, open_case
@@ -139,14 +139,17 @@ class Step:
     state: str | None = None
 
     @classmethod
-    def goto(cls, state: StrEnum, text: str, buttons: Sequence[Button] = (), *, before: str = "") -> Step:
-        """Move to ``state`` and ask its question (``before`` acknowledges what was just taken)."""
-        return cls(Outcome.GOTO, _replies(before, text, buttons), str(state))
+    def goto(cls, state: StrEnum, text: str, buttons: Sequence[Button] = (), *, before: str = "",
+             share: ShareRequest | None = None) -> Step:
+        """Move to ``state`` and ask its question (``before`` acknowledges what was just taken; ``share`` offers
+        a one-tap answer where the platform has one)."""
+        return cls(Outcome.GOTO, _replies(before, text, buttons, share), str(state))
 
     @classmethod
-    def stay(cls, text: str, buttons: Sequence[Button] = (), *, before: str = "") -> Step:
+    def stay(cls, text: str, buttons: Sequence[Button] = (), *, before: str = "",
+             share: ShareRequest | None = None) -> Step:
         """Ask again in the same state."""
-        return cls(Outcome.STAY, _replies(before, text, buttons))
+        return cls(Outcome.STAY, _replies(before, text, buttons, share))
 
     @classmethod
     def end(cls, text: str, buttons: Sequence[Button] = (), *, before: str = "") -> Step:
@@ -159,9 +162,10 @@ class Step:
         return cls(Outcome.HANDOFF)
 
 
-def _replies(before: str, text: str, buttons: Sequence[Button]) -> tuple[Reply, ...]:
+def _replies(before: str, text: str, buttons: Sequence[Button],
+             share: ShareRequest | None = None) -> tuple[Reply, ...]:
     """One reply, with the acknowledgement on its own line in front."""
-    return (Reply(f"{before}\n{text}" if before else text, tuple(buttons)),)
+    return (Reply(f"{before}\n{text}" if before else text, tuple(buttons), share=share),)
 
 
 D = TypeVar("D")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.messages import Button, InboundKind
+from bot.messages import Button, InboundKind, Share, ShareRequest
 from core.services.cases import OpenCase
 from core.services.people import remember_phone
 from handlers import texts
 from handlers.flow import Flow, Intent, Step, Turn, file_case, on_cancel
 from handlers.query_case import who_handles
 from nlp.entities import mask_phone, mask_sensitive
+
+SHARE_LOCATION = ShareRequest(Share.LOCATION, texts.SHARE_LOCATION_BUTTON)
+SHARE_PHONE = ShareRequest(Share.CONTACT, texts.SHARE_PHONE_BUTTON)
 
 
 class ReportState(StrEnum):
@@ -112,7 +115,7 @@ def next_question(turn: Turn, draft: ReportDraft, before: str = "") -> Step:
             else texts.ASK_CATEGORY
         return Step.goto(ReportState.CATEGORY, ask, category_buttons(turn, draft.guess), before=before)
     if not draft.has_location:
-        return Step.goto(ReportState.LOCATION, texts.ASK_LOCATION, before=before)
+        return Step.goto(ReportState.LOCATION, texts.ASK_LOCATION, before=before, share=SHARE_LOCATION)
     if not draft.photos and not draft.photo_asked:
         return Step.goto(ReportState.PHOTO, texts.ASK_PHOTO, [Button(texts.SKIP, "skip")], before=before)
     if draft.phone is None and not draft.no_phone:
@@ -125,8 +128,9 @@ def ask_phone(turn: Turn, before: str) -> Step:
     skip = Button(texts.NO_PHONE, "skip")
     if turn.person.phone:
         ask = texts.OFFER_PHONE.format(phone=mask_phone(turn.person.phone))
-        return Step.goto(ReportState.PHONE, ask, [Button(texts.USE_THIS_PHONE, "phone:keep"), skip], before=before)
-    return Step.goto(ReportState.PHONE, texts.ASK_PHONE, [skip], before=before)
+        return Step.goto(ReportState.PHONE, ask, [Button(texts.USE_THIS_PHONE, "phone:keep"), skip], before=before,
+                         share=SHARE_PHONE)
+    return Step.goto(ReportState.PHONE, texts.ASK_PHONE, [skip], before=before, share=SHARE_PHONE)
 
 
 def summary(turn: Turn, draft: ReportDraft) -> str:
@@ -183,7 +187,7 @@ def on_location(turn: Turn, draft: ReportDraft) -> Step:
     if not draft.has_location and turn.kind is InboundKind.TEXT and turn.text and not before:
         draft.address = turn.text
     if not draft.has_location:
-        return Step.stay(texts.ASK_LOCATION_AGAIN, before=before)
+        return Step.stay(texts.ASK_LOCATION_AGAIN, before=before, share=SHARE_LOCATION)
     return next_question(turn, draft, before)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import CallbackQuery, Message, Update, User
 
-from bot.messages import GeoPoint, Inbound, InboundKind, Platform, Reply
+from bot.messages import GeoPoint, Inbound, InboundKind, Platform, Reply, Share
 from handlers import texts
 from handlers.staff_tasks import LIST_WORDS
 
@@ -158,12 +158,21 @@ def normalise_phone(phone: str) -> str:
 def reply_payload(reply: Reply) -> dict[str, Any]:
     """An engine reply as the neutral outbox payload the notifier also uses: {"text", "buttons"}."""
     text = "\n".join(p for p in (reply.text, reply.url) if p)
-    return {"text": text, "buttons": [[b.label, b.payload] for b in reply.buttons]}
+    payload: dict[str, Any] = {"text": text, "buttons": [[b.label, b.payload] for b in reply.buttons]}
+    if reply.share is not None:
+        payload["share"] = [str(reply.share.what), reply.share.label]
+    return payload
 
 
 def render_payload(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """sendMessage params for an outbox payload: text in chunks, the keyboard on the last (``hint`` is WeChat's)."""
-    keyboard = inline_keyboard([(str(b[0]), str(b[1])) for b in payload.get("buttons") or []])
+    """sendMessage params for an outbox payload: text in chunks, the keyboard on the last (``hint`` is WeChat's).
+
+    A payload with a ``share`` gets a reply keyboard (the share button, then its choices) instead of an inline one.
+    """
+    buttons = [(str(b[0]), str(b[1])) for b in payload.get("buttons") or []]
+    share = payload.get("share")
+    keyboard = (share_keyboard(str(share[0]), str(share[1]), [label for label, _ in buttons]) if share
+                else inline_keyboard(buttons))
     chunks = split_text(str(payload.get("text") or ""))
     if not chunks:
         return []
@@ -171,6 +180,15 @@ def render_payload(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     if keyboard:
         messages[-1]["reply_markup"] = keyboard
     return messages
+
+
+def share_keyboard(what: str, label: str, choices: Sequence[str]) -> dict[str, Any]:
+    """A ReplyKeyboardMarkup: the one-tap share (location, or the user's own number) on top, then the reply's
+    choices as plain buttons (a press sends the label, which the engine reads as that choice); it hides once used.
+    """
+    request = "request_location" if what == Share.LOCATION else "request_contact"
+    rows = [[{"text": label, request: True}], *([{"text": choice}] for choice in choices)]
+    return {"keyboard": rows, "one_time_keyboard": True, "resize_keyboard": True}
 
 
 def inline_keyboard(buttons: Sequence[tuple[str, str]]) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from bot.adapters.telegram_adapter import (
     reply_payload,
     split_text,
 )
-from bot.messages import Button, GeoPoint, InboundKind, Reply
+from bot.messages import Button, GeoPoint, InboundKind, Reply, Share, ShareRequest
 from tests.telegram_fake import sample, text_update
 
 
@@ -117,6 +117,15 @@ def test_reply_renders_as_inline_keyboard_with_callback_data() -> None:
     assert message == {"text": "请核对", "reply_markup": {"inline_keyboard": [
         [{"text": "确认", "callback_data": "confirm"}, {"text": "修改", "callback_data": "edit"}],
         [{"text": "取消", "callback_data": "cancel"}]]}}
+
+
+@pytest.mark.parametrize(("what", "field"), [(Share.LOCATION, "request_location"), (Share.CONTACT, "request_contact")])
+def test_a_share_request_renders_as_a_one_time_reply_keyboard(what: Share, field: str) -> None:
+    reply = Reply("请留电话", (Button("不留电话", "skip"),), share=ShareRequest(what, "点这里"))
+    [message] = render_payload(json.loads(json.dumps(reply_payload(reply))))  # as stored in the outbox
+    assert message == {"text": "请留电话", "reply_markup": {
+        "keyboard": [[{"text": "点这里", field: True}], [{"text": "不留电话"}]],
+        "one_time_keyboard": True, "resize_keyboard": True}}
 
 
 def test_long_labels_get_a_row_each_and_oversized_data_is_dropped() -> None:

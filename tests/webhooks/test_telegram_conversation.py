@@ -89,8 +89,13 @@ def test_resident_story_and_worker_accept_resolve_over_telegram(
 
         assert "方面的问题吗" in resident.say("我家楼上漏水")
         assert "在哪里" in resident.press("物业管理")
+        assert resident.pushes()[-1]["reply_markup"]["keyboard"][0] == [
+            {"text": "📍 发送当前位置", "request_location": True}]
         assert "照片" in resident.share(location=VENUE["location"], venue=VENUE)
         assert "电话" in resident.share(photo=PHOTO, caption="漏水的地方")
+        assert resident.pushes()[-1]["reply_markup"] == {
+            "keyboard": [[{"text": "📱 使用本机号码", "request_contact": True}], [{"text": "不留电话"}]],
+            "one_time_keyboard": True, "resize_keyboard": True}
         assert "请核对" in resident.share(contact={"phone_number": "+86 138 1234 5678", "first_name": "T",
                                                    "user_id": RESIDENT})
         filed = resident.press("确认")
@@ -126,3 +131,20 @@ def test_resident_story_and_worker_accept_resolve_over_telegram(
     assert [c.params for c in fake_telegram.calls_to("getFile")] == [{"file_id": "PHOTO_FILE_ID_L"}]
     assert updates == 12 and len(replies) == len(set(replies)) >= 12
     assert len(fake_telegram.calls_to("answerCallbackQuery")) == 4  # 物业管理, 确认, 接单, 5 非常满意
+
+
+def test_reply_keyboard_choices_arrive_as_text_and_count_as_presses(
+        settings: Settings, engine: Engine, live_factory: SessionFactory, store: StateStore,
+        fake_telegram: FakeTelegram, clock: FixedClock) -> None:
+    config = telegram_settings(settings, fake_telegram)
+    world = build_world(live_factory, store, config, clock)
+    with running_app(config, engine, live_factory, store, world.engine) as (client, _):
+        resident = Chat(client, fake_telegram, live_factory, RESIDENT)
+        assert "照片" in resident.say("幸福小区3栋门口的路灯坏了")
+        assert "电话" in resident.say("跳过")
+        asked = resident.pushes()[-1]
+        assert asked["reply_markup"]["keyboard"][-1] == [{"text": "不留电话"}]
+        assert "请核对" in resident.say("不留电话")  # the plain keyboard button sends its label as text
+        assert "工单号：" in resident.press("确认")
+    with live_factory() as session:
+        assert session.scalars(select(Case.contact_phone)).one() is None
