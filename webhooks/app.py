@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.adapters.telegram_api import TelegramSender
 from bot.adapters.wechat_api import WeChatSender
+from bot.adapters.wechat_window import ServiceWindows
 from bot.deps import build_deps, warm_up
 from bot.engine import Engine as BotEngine
 from bot.outbox import OutboxWorker, Sender
@@ -77,7 +78,7 @@ def build_channels(state: AppState, bot: TurnEngine, **worker_options: Any) -> N
     wechat, telegram = wechat_api(settings, store), telegram_api(settings)
     senders: dict[str, Sender] = {}
     if wechat is not None:
-        senders["wechat"] = WeChatSender(wechat)
+        senders["wechat"] = WeChatSender(wechat, ServiceWindows(store))
     if telegram is not None:
         senders["telegram"] = TelegramSender(telegram)
     state.outbox = build_outbox(settings, factory, metrics, senders, **worker_options)

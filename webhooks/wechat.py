@@ -41,6 +41,7 @@ from bot.adapters.wechat_adapter import (
     to_inbound,
 )
 from bot.adapters.wechat_api import WeChatApi, WeChatSender, fetch_media, media_path
+from bot.adapters.wechat_window import ServiceWindows
 from bot.engine import Engine, NotRecorded
 from bot.messages import Inbound, InboundKind, Reply
 from bot.outbox import OutboxWorker, Sender, enqueue
@@ -126,9 +127,11 @@ class WeChatChannel:
     clock: Callable[[], float] = time.time
     crypto: MessageCrypto | None = None
     limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(TURN_THREADS))
+    windows: ServiceWindows = field(init=False)  # the 客服 windows our users' interactions open
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self.windows = ServiceWindows(self.store, clock=self.clock)
         aes = self.settings.wechat_aes_key
         if self.crypto is None and aes is not None and self.settings.wechat_app_id:
             self.crypto = MessageCrypto(self.token, aes.get_secret_value(), self.settings.wechat_app_id)
@@ -199,6 +202,7 @@ class WeChatChannel:
             self.metrics.dedupe_hits.labels("wechat").inc()
             self._count(inbound, "duplicate")
             return Duplicate(key)
+        self.windows.interacted(inbound)  # what 客服 messages WeChat now allows us to send this user
         inbound = self._attach_media(inbound, loop)
         return self.seal(self._turn(inbound, str(fields.get("ToUserName", "")), key, handoff), signed)
 
@@ -383,7 +387,7 @@ def build_wechat(settings: Settings, session_factory: SessionFactory, store: Sta
     if settings.wechat_token is None:
         return None, None
     api = wechat_api(settings, store)
-    senders: dict[str, Sender] = {"wechat": WeChatSender(api)} if api else {}
+    senders: dict[str, Sender] = {"wechat": WeChatSender(api, ServiceWindows(store))} if api else {}
     outbox = build_outbox(settings, session_factory, metrics, senders, **worker_options)
     channel = WeChatChannel(settings, store, session_factory, engine, metrics, api=api, outbox=outbox)
     return channel, outbox

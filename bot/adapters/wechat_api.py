@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from bot.adapters.media import NotDownloadable, download
+from bot.adapters.wechat_window import ServiceWindows
 from bot.outbox import Delivery, DeliveryError
 from core.store import StateStore
 
@@ -171,14 +172,23 @@ class WeChatApi:
 
 
 class WeChatSender:
-    """The outbox's sender for WeChat rows: ``custom`` → 客服消息, ``template`` → 模板消息."""
+    """The outbox's sender for WeChat rows: ``custom`` → 客服消息, ``template`` → 模板消息.
 
-    def __init__(self, api: WeChatApi) -> None:
+    With ``windows``, a 客服 message to a user whose window we know is closed or used up is refused here with
+    WeChat's own code (45015/45047), so the outbox falls back to a template without a doomed call.
+    """
+
+    def __init__(self, api: WeChatApi, windows: ServiceWindows | None = None) -> None:
         self._api = api
+        self._windows = windows
 
     def __call__(self, delivery: Delivery) -> None:
         """Send one row: a ready ``body``, or a neutral notice (text + typed-command hint) as 客服 text."""
         body = delivery.payload.get("body") or notice_body(delivery.recipient, delivery.payload)
+        if delivery.kind != "template" and self._windows is not None:
+            refusal = self._windows.admit(delivery.recipient)
+            if refusal is not None:
+                raise DeliveryError(refusal.reason, retryable=False, code=refusal.code)
         try:
             if delivery.kind == "template":
                 self._api.send_template(body)
