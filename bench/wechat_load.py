@@ -62,6 +62,8 @@ TEXTS = ["你好", "我要报修", "小区门口路灯坏了", "幸福小区3栋
          "创业补贴怎么申请", "楼下广场舞太吵了", "确认", "取消"]
 
 
+FIXED_REPLY = ("<xml><ToUserName><![CDATA[u]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>"
+               "<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ok]]></Content></xml>")
 UVICORN: dict[str, Any] = {"host": "127.0.0.1", "log_level": "warning", "access_log": False, "loop": "uvloop", "http": "httptools"}
 
 
@@ -100,13 +102,11 @@ def serve_bare(port: int) -> None:
     import uvicorn
 
     app = FastAPI()
-    fixed = ("<xml><ToUserName><![CDATA[u]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>"
-             "<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ok]]></Content></xml>")
 
     @app.post("/wechat")
     async def wechat(request: Request) -> Response:
         await request.body()
-        return Response(fixed, media_type="application/xml")
+        return Response(FIXED_REPLY, media_type="application/xml")
 
     uvicorn.run(app, port=port, **UVICORN)
 
@@ -127,8 +127,6 @@ def serve_ceiling(port: int, db_url: str, prefix: str, turn_threads: str) -> Non
     insert = text("INSERT INTO bench_ceiling (message_id) VALUES (:m)")
     limiter, seq = CapacityLimiter(int(turn_threads) or TURN_THREADS), itertools.count()
     app = FastAPI()
-    fixed = ("<xml><ToUserName><![CDATA[u]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>"
-             "<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ok]]></Content></xml>")
 
     def dedupe_and_record(key: str) -> None:
         if store.set_if_absent(f"dedupe:{key}", "1", 300):
@@ -139,9 +137,25 @@ def serve_ceiling(port: int, db_url: str, prefix: str, turn_threads: str) -> Non
     async def wechat(request: Request) -> Response:
         await request.body()
         await to_thread.run_sync(dedupe_and_record, f"{os.getpid()}:{next(seq)}", limiter=limiter)
-        return Response(fixed, media_type="application/xml")
+        return Response(FIXED_REPLY, media_type="application/xml")
 
     uvicorn.run(app, port=port, **UVICORN)
+
+
+def pool_lifespan(pool: Any, ddl: str, background: Callable[[], Any] | None = None) -> Any:
+    """A lifespan that opens psycopg's async ``pool``, runs ``ddl`` and keeps ``background()`` running."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with pool:
+            async with pool.connection() as conn:
+                await conn.execute(ddl)
+            task = asyncio.create_task(background()) if background else None
+            yield
+            if task is not None:
+                task.cancel()
+
+    return lifespan
 
 
 def serve_async_ceiling(port: int, db_url: str, prefix: str) -> None:
@@ -159,18 +173,9 @@ def serve_async_ceiling(port: int, db_url: str, prefix: str) -> None:
     pool = AsyncConnectionPool(conninfo, min_size=8, max_size=8, open=False)
     redis = aredis.Redis.from_url(REDIS_URL, max_connections=64)
     seq = itertools.count()
-    fixed = ("<xml><ToUserName><![CDATA[u]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>"
-             "<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ok]]></Content></xml>")
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with pool:
-            async with pool.connection() as conn:
-                await conn.execute("CREATE TABLE IF NOT EXISTS bench_async_ceiling "
-                                   "(id serial PRIMARY KEY, message_id text UNIQUE)")
-            yield
-
-    app = FastAPI(lifespan=lifespan)
+    app = FastAPI(lifespan=pool_lifespan(pool, "CREATE TABLE IF NOT EXISTS bench_async_ceiling "
+                                               "(id serial PRIMARY KEY, message_id text UNIQUE)"))
 
     @app.post("/wechat")
     async def wechat(request: Request) -> Response:
@@ -179,7 +184,7 @@ def serve_async_ceiling(port: int, db_url: str, prefix: str) -> None:
         if await redis.set(f"{prefix}dedupe:{key}", "1", px=300_000, nx=True):
             async with pool.connection() as conn:  # commits on leaving the block
                 await conn.execute("INSERT INTO bench_async_ceiling (message_id) VALUES (%s)", (key,))
-        return Response(fixed, media_type="application/xml")
+        return Response(FIXED_REPLY, media_type="application/xml")
 
     uvicorn.run(app, port=port, **UVICORN)
 
@@ -227,17 +232,8 @@ def serve_ideal(port: int, db_url: str, prefix: str) -> None:
                 for _, done in batch:
                     done.set_result(None)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with pool:
-            async with pool.connection() as conn:
-                await conn.execute("CREATE TABLE IF NOT EXISTS bench_ideal "
-                                   "(id serial PRIMARY KEY, message_id text UNIQUE, user_key text, kind text)")
-            writer = asyncio.create_task(group_commit())
-            yield
-            writer.cancel()
-
-    app = FastAPI(lifespan=lifespan)
+    app = FastAPI(lifespan=pool_lifespan(pool, "CREATE TABLE IF NOT EXISTS bench_ideal (id serial PRIMARY KEY, "
+                                               "message_id text UNIQUE, user_key text, kind text)", group_commit))
 
     @app.post("/wechat")
     async def wechat(request: Request) -> Response:
