@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlp.retrieval import DEFAULT_ANSWER_THRESHOLD, BM25Index, PolicyIndex, load_policies
+from nlp.policy_docs import load_policies
+from nlp.retrieval import DEFAULT_ANSWER_THRESHOLD, BM25Index, PolicyIndex
 from nlp.tokenizer import get_tokenizer
 
 TODAY = date(2026, 12, 1)  # fixed, so expiry (and the figures) do not drift with the calendar

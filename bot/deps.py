@@ -24,7 +24,8 @@ from core.store import StateStore
 from core.taxonomy import Taxonomy, load_taxonomy
 from handlers.flow import SILENT, PolicyAnswerer, PolicyHit, Understanding
 from nlp import pipeline
-from nlp.retrieval import PolicyDoc, PolicyIndex, load_synonyms
+from nlp.policy_docs import PolicyDoc, load_synonyms
+from nlp.retrieval import PolicyIndex
 from nlp.tokenizer import get_tokenizer
 
 NluFn = Callable[[str, datetime], Understanding]

@@ -12,7 +12,8 @@ from core.repositories import PolicyRepository
 from core.settings import get_settings
 from gridbot.cli_data import command_group
 from gridbot.operator import operator_session
-from nlp.retrieval import PolicyDoc, PolicyIndex, load_synonyms
+from nlp.policy_docs import PolicyDoc, load_synonyms
+from nlp.retrieval import PolicyIndex
 
 if TYPE_CHECKING:
     from gridbot.cli_data import SubParsers

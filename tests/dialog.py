@@ -14,7 +14,7 @@ from bot.messages import GeoPoint, Inbound, InboundKind, Platform, Reply
 from core.models import Policy, Staff
 from core.settings import Settings
 from core.store import StateStore
-from nlp.retrieval import load_policies
+from nlp.policy_docs import load_policies
 from tests.factories import NOW, Org, make_org, make_place, make_shift, make_staff
 from tests.fakes import FixedClock
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nlp.retrieval import BM25Index, PolicyDoc, PolicyIndex, load_policies, load_synonyms
+from nlp.policy_docs import PolicyDoc, load_policies, load_synonyms
+from nlp.retrieval import BM25Index, PolicyIndex
 
 POLICIES = Path(__file__).resolve().parents[2] / "examples" / "policies.jsonl"
 TODAY = date(2026, 12, 1)
