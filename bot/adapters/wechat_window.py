@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.adapters.wechat_adapter import is_periodic_location
 from bot.messages import Inbound, InboundKind
 from core.store import StateStore
 
@@ -55,6 +56,8 @@ class ServiceWindows:
         A message always gives the widest window, so it is written without reading the old one (one store call
         per message on the webhook's path); an event only replaces a window it improves on.
         """
+        if is_periodic_location(inbound):  # reported by WeChat on its own: not an interaction
+            return
         if inbound.kind in MESSAGE_KINDS:
             seconds, quota = MESSAGE_WINDOW
         elif inbound.kind in EVENT_KINDS:

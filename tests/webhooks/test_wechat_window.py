@@ -70,6 +70,8 @@ def test_records_only_interactions_and_tries_users_it_never_saw(store: StateStor
     window = windows(store, clock)
     for kind in (InboundKind.UNSUBSCRIBE, InboundKind.VIEW, InboundKind.UNSUPPORTED):
         window.interacted(interaction(kind))
+    window.interacted(Inbound(Platform.WECHAT, "o_user", "o_user", "e1", InboundKind.LOCATION,
+                              payload="event"))  # the periodic location report WeChat sends by itself
     assert codes(window, 10) == [None] * 10  # no record: WeChat's own answer decides
 
 
