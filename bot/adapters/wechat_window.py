@@ -64,14 +64,11 @@ class ServiceWindows:
             seconds, quota = EVENT_WINDOW
         else:
             return
-        now, key = self._clock(), self._key(inbound.user_key)
-        if inbound.kind in EVENT_KINDS:
-            current = self._store.get_json(key)
-            if current is not None and current["until"] >= now + seconds and self._left(inbound.user_key,
-                                                                                        current) >= quota:
-                return
+        now = self._clock()
+        if inbound.kind in EVENT_KINDS and self._covers(inbound.user_key, now + seconds, quota):
+            return
         window = {"id": secrets.token_hex(8), "opened": now, "until": now + seconds, "quota": quota}
-        self._store.set_json(key, window, seconds + REMEMBER)
+        self._store.set_json(self._key(inbound.user_key), window, seconds + REMEMBER)
 
     def admit(self, openid: str) -> Refusal | None:
         """Count one 客服 message to ``openid``; a Refusal when we know WeChat would refuse it."""
@@ -86,9 +83,13 @@ class ServiceWindows:
             return Refusal(QUOTA_USED, f"客服 quota of {window['quota']} used (checked locally)")
         return None
 
-    def _left(self, openid: str, window: dict[str, Any]) -> int:
-        sent = self._store.get(self._counter(openid, window))
-        return int(window["quota"]) - int(sent or 0)
+    def _covers(self, openid: str, until: float, quota: int) -> bool:
+        """Whether the open window lasts until ``until`` with at least ``quota`` messages left."""
+        window = self._store.get_json(self._key(openid))
+        if window is None or window["until"] < until:
+            return False
+        sent = int(self._store.get(self._counter(openid, window)) or 0)
+        return int(window["quota"]) - sent >= quota
 
     @staticmethod
     def _counter(openid: str, window: dict[str, Any]) -> str:
