@@ -270,6 +270,29 @@ def serve_ideal(port: int, db_url: str, prefix: str) -> None:
     uvicorn.run(app, port=port, **UVICORN)
 
 
+def serve_werobot(port: int) -> None:
+    """Child process: a WeRoBot echo bot with its default session store (SQLite), the framework baseline the
+    product names (about 550/s here), on the same uvicorn, one worker. Its WSGI app runs on ONE thread: the
+    SQLite store shares one connection, which concurrent threads corrupt ("another row available")."""
+    import tempfile
+
+    import uvicorn
+    import werobot
+    from uvicorn.middleware.wsgi import WSGIMiddleware
+    from werobot.session.sqlitestorage import SQLiteStorage
+
+    folder = tempfile.mkdtemp(prefix="gridbot-bench-werobot-")
+    robot = werobot.WeRoBot(token=TOKEN, app_id=APP_ID, encoding_aes_key=AES_KEY,
+                            session_storage=SQLiteStorage(f"{folder}/werobot_session.sqlite3"))
+
+    @robot.handler
+    def echo(message: Any, session: dict[str, Any]) -> str:
+        session["turns"] = session.get("turns", 0) + 1
+        return str(getattr(message, "content", "") or "ok")
+
+    uvicorn.run(WSGIMiddleware(robot.wsgi, workers=1), port=port, interface="asgi3", **UVICORN)
+
+
 def message_xml(n: int, rng: random.Random, residents: int = 2000) -> str:
     """One message of the mix, from one of ``residents`` residents, with a distinct MsgId."""
     user, now = f"oBench{rng.randrange(residents):05d}", int(time.time())
@@ -425,7 +448,7 @@ def print_ratios(mode: str, results: dict[tuple[str, str], dict[str, float]]) ->
     if bare is None:
         return
     ratios = [f"{name}/bare = {results[name, mode]['rate'] / bare['rate']:.3f}"
-              for name in ("ceiling", "async", "ideal", "gridbot") if (name, mode) in results]
+              for name in ("werobot", "ceiling", "async", "ideal", "gridbot") if (name, mode) in results]
     print(f"{mode:10} " + ", ".join(ratios))
     full, ceiling = results.get(("gridbot", mode)), results.get(("ceiling", mode))
     if full is not None:
@@ -447,8 +470,8 @@ def main() -> int:
                         help="distinct senders; each follows the account (first contact) during the warm-up")
     parser.add_argument("--turn-threads", type=int, default=0,
                         help="turns (and ceiling requests) in flight at once; 0: TURN_THREADS")
-    parser.add_argument("--only", choices=["bare", "ceiling", "async", "ideal", "gridbot"], nargs="+",
-                        default=["bare", "ceiling", "async", "ideal", "gridbot"],
+    parser.add_argument("--only", choices=["bare", "werobot", "ceiling", "async", "ideal", "gridbot"], nargs="+",
+                        default=["bare", "werobot", "ceiling", "async", "ideal", "gridbot"],
                         help="servers to measure (ratios need bare)")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -456,19 +479,20 @@ def main() -> int:
         role, port = args.serve[0], int(args.serve[1])
         roles: dict[str, Callable[..., None]] = {"bare": serve_bare, "ceiling": serve_ceiling,
                                                   "async": serve_async_ceiling, "ideal": serve_ideal,
+                                                  "werobot": serve_werobot,
                                                   "gridbot": serve_gridbot}
         roles[role](port, *args.serve[2:])
         return 0
     tag = uuid.uuid4().hex[:8]
     schema, prefix = f"gridbot_bench_{tag}", f"gridbot-bench:{tag}:"
     children: list[subprocess.Popen[bytes]] = []
-    labels = {"bare": "bare FastAPI", "ceiling": "redis+pg ceiling", "async": "async ceiling",
+    labels = {"bare": "bare FastAPI", "werobot": "WeRoBot echo", "ceiling": "redis+pg ceiling", "async": "async ceiling",
               "ideal": "ideal turn", "gridbot": "gridbot /wechat"}
     try:
         db_url = prepare_database(schema)
         threads = str(args.turn_threads)
         servers: dict[str, tuple[str, ...]] = {
-            "bare": ("bare",), "ceiling": ("ceiling", db_url, prefix + "ceiling:", threads),
+            "bare": ("bare",), "werobot": ("werobot",), "ceiling": ("ceiling", db_url, prefix + "ceiling:", threads),
             "async": ("async", db_url, prefix + "async:"), "ideal": ("ideal", db_url, prefix + "ideal:"),
             "gridbot": ("gridbot", db_url, prefix, args.engine, threads)}
         ports = {}
