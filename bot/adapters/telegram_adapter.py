@@ -156,7 +156,7 @@ def normalise_phone(phone: str) -> str:
 
 
 def reply_payload(reply: Reply) -> dict[str, Any]:
-    """An engine reply as the neutral outbox payload the notifier also uses: {"text", "buttons"}."""
+    """An engine reply as the neutral outbox payload the notifier also uses: {"text", "buttons"} (+ "share")."""
     text = "\n".join(p for p in (reply.text, reply.url) if p)
     payload: dict[str, Any] = {"text": text, "buttons": [[b.label, b.payload] for b in reply.buttons]}
     if reply.share is not None:
