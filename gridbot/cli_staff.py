@@ -99,15 +99,19 @@ def cmd_unbind(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print every staff member with role, region, whether active and how many chat accounts are bound."""
+    """Print every staff member with role, region, whether active, how many chat accounts are bound and how many
+    of those the platforms still reach (an unfollowed or blocked account gets no notices)."""
     with operator_session() as session:
-        bound = dict(session.execute(select(ChannelIdentity.staff_id, func.count(ChannelIdentity.id))
-                                     .where(ChannelIdentity.staff_id.is_not(None))
-                                     .group_by(ChannelIdentity.staff_id)).tuples().all())
+        counts = session.execute(
+            select(ChannelIdentity.staff_id, func.count(ChannelIdentity.id), func.count(ChannelIdentity.id).filter(
+                ChannelIdentity.unreachable_since.is_(None)))
+            .where(ChannelIdentity.staff_id.is_not(None)).group_by(ChannelIdentity.staff_id)).tuples().all()
+        bound = {staff_id: (total, reachable) for staff_id, total, reachable in counts}
         rows = session.execute(select(Staff, Region).join(Region, Region.id == Staff.region_id)
                                .order_by(Staff.staff_code)).tuples().all()
         records = [{"staff_id": s.staff_code, "name": s.name, "role": s.role, "region": r.code,
-                    "region_name": r.name, "level": r.level, "active": s.active, "bound": int(bound.get(s.id, 0))}
+                    "region_name": r.name, "level": r.level, "active": s.active,
+                    "bound": bound.get(s.id, (0, 0))[0], "reachable": bound.get(s.id, (0, 0))[1]}
                    for s, r in rows]
     if args.json:
         for record in records:
@@ -115,8 +119,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif not records:
         print("no staff: import the organisation with gridbot org import")
     else:
-        head = ["staff_id", "name", "role", "region", "active", "bound"]
+        head = ["staff_id", "name", "role", "region", "active", "bound", "reachable"]
         print(table([head, *([str(r["staff_id"]), str(r["name"]), str(r["role"]),
                               f"{r['region']} {r['region_name']}", "yes" if r["active"] else "no",
-                              str(r["bound"])] for r in records)]))
+                              str(r["bound"]), str(r["reachable"])] for r in records)]))
     return 0

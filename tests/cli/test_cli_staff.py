@@ -13,6 +13,7 @@ import pytest
 from core.db import make_engine, make_session_factory, unit_of_work, upgrade
 from core.models import ChannelIdentity
 from core.services.binding import BindingRefused, redeem
+from core.services.people import mark_unreachable
 from core.store import make_store
 from gridbot.cli import main
 from tests.factories import make_org, make_resident
@@ -91,6 +92,22 @@ def test_unbind_detaches_the_account_and_list_shows_it(db_url: str, capsys: pyte
     assert _bound(capsys) == dict.fromkeys(["A01", "A02", "CD01", "SA01", "W01", "W02", "W03", "W04"], 0)
 
 
+def test_list_counts_accounts_the_platform_no_longer_reaches(db_url: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for account in ("tg-1", "tg-2"):
+        code, _ = _invite(capsys)
+        _redeem(db_url, code, account)
+    engine = make_engine(db_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            assert mark_unreachable(session, "telegram", "tg-2", datetime.now(UTC))
+    finally:
+        engine.dispose()
+    assert main(["staff", "list", "--json"]) == 0
+    w01 = next(r for r in map(json.loads, capsys.readouterr().out.splitlines()) if r["staff_id"] == "W01")
+    assert (w01["bound"], w01["reachable"]) == (2, 1)
+
+
 def test_revoked_codes_no_longer_bind(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = _invite(capsys)
     assert main(["staff", "revoke", "W01"]) == 0
@@ -102,8 +119,8 @@ def test_revoked_codes_no_longer_bind(db_url: str, capsys: pytest.CaptureFixture
 def test_list_is_a_table_with_role_and_region(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["staff", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["staff_id", "name", "role", "region", "active", "bound"]
-    assert lines[1].split() == ["A01", "社区管理员1", "community_admin", "CM01", "幸福社区", "yes", "0"]
+    assert lines[0].split() == ["staff_id", "name", "role", "region", "active", "bound", "reachable"]
+    assert lines[1].split() == ["A01", "社区管理员1", "community_admin", "CM01", "幸福社区", "yes", "0", "0"]
     assert len(lines) == 9
 
 
