@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import ImportValidationError
 from core.importing.org import export_org, import_org
+from core.importing.tabular import write_workbook
 from core.models import DutyShift, GridBoundary, Place, Region, Staff
 from gridbot.cli import main
 
@@ -227,14 +227,9 @@ def test_existing_region_cannot_change_level(db: Session, org_dir: Path) -> None
     assert f"{org_dir}/regions.csv:5:level: region 'CM02' is a community already" in info.value.problems[0]
 
 
-def write_workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
-    book = Workbook()
-    book.remove(book.worksheets[0])
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
+def workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    """An operator's workbook, written the way the export writes one."""
+    write_workbook(path, sheets)
     return path
 
 
@@ -243,7 +238,7 @@ REGIONS = [["Code ", " NAME", "level", "parent_code"], [1, "滨海市", "市", N
 
 
 def test_xlsx_numbers_times_and_chinese_levels_are_normalised(db: Session, tmp_path: Path) -> None:
-    path = write_workbook(tmp_path / "org.xlsx", {
+    path = workbook(tmp_path / "org.xlsx", {
         "Regions": REGIONS,
         "staff": [["staff_id", "name", "phone", "role", "region_code"], [7, "李明", 13900000001, "网格员", 1111],
                   [8, "王芳", 13900000002.0, "grid_worker", 1111]],
@@ -261,7 +256,7 @@ def test_xlsx_numbers_times_and_chinese_levels_are_normalised(db: Session, tmp_p
 
 
 def test_xlsx_problems_name_the_sheet(db: Session, tmp_path: Path) -> None:
-    path = write_workbook(tmp_path / "org.xlsx", {
+    path = workbook(tmp_path / "org.xlsx", {
         "regions": REGIONS,
         "staff": [["staff_id", "name", "phone", "role", "region_code"], [7, "李明", 13900000001, "gridworker", 1111]],
         "duty": [["region_code", "staff_id", "weekdays", "start", "end"], [1111, 7, date(2026, 1, 5), "8:00", "9:00"]],
