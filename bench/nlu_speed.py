@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     out = subprocess.run([sys.executable, "-c", _STARTUP], capture_output=True, text=True, cwd=ROOT, check=True)
     startup, sklearn_loaded = out.stdout.split()
     print(f"start-up to ready (import + warm_up): {float(startup):.2f} s, scikit-learn imported: {sklearn_loaded}")

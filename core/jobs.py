@@ -163,7 +163,7 @@ def _escalate(session: Session, ctx: Clockwork, router: GridRouter, case: Case, 
     if staff is not None:
         ctx.notifier.to_staff(session, staff, Notice(NoticeKind.ESCALATED_TO_YOU, key, case.id,
                                                      {"level": level.name}))
-    above, superior = router.escalation_target(level, now)
+    _, superior = router.escalation_target(level, now)
     if superior is not None:
         ctx.notifier.to_staff(session, superior, Notice(NoticeKind.ESCALATION_FYI, f"{key}:fyi", case.id,
                                                         {"level": level.name}))

@@ -58,7 +58,7 @@ class Base(DeclarativeBase):
     """Declarative base with stable constraint names (Alembic needs them on SQLite batch mode)."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class Region(Base):

@@ -68,7 +68,7 @@ def _parse_line(line: str) -> tuple[str, datetime | None]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(request, dict) or not isinstance(request.get("text"), str):
-        raise ValueError('expected an object with a string "text"')
+        raise ValueError('expected an object with a string "text"')  # noqa: TRY004 (bad input, reported per line)
     now = request.get("now")
     if now is None:
         return request["text"], None

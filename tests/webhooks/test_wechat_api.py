@@ -22,7 +22,7 @@ def test_token_is_fetched_once_and_shared_through_the_store(fake_wechat: FakeWeC
     first.send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "你好"}})
     second.send_custom({"touser": "o2", "msgtype": "text", "text": {"content": "hi"}})
     assert fake_wechat.token_fetches == 1
-    assert [c.body for c in fake_wechat.calls_to("message/custom/send")][0] == {
+    assert fake_wechat.calls_to("message/custom/send")[0].body == {
         "touser": "o1", "msgtype": "text", "text": {"content": "你好"}}
 
 

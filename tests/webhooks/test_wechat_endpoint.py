@@ -167,9 +167,9 @@ def test_eight_concurrent_duplicates_run_one_turn(settings: Settings, engine: En
                                                   store: StateStore, fake_wechat: FakeWeChat) -> None:
     slow = EchoEngine(delay=0.3)
     crypto = crypto_for(fake_wechat)
-    with running_app(wechat_settings(settings, fake_wechat), engine, live_factory, store, slow) as (client, _):
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda _: post(client, sample("text"), "safe", crypto), range(8)))
+    with (running_app(wechat_settings(settings, fake_wechat), engine, live_factory, store, slow) as (client, _),
+          ThreadPoolExecutor(8) as pool):
+        results = list(pool.map(lambda _: post(client, sample("text"), "safe", crypto), range(8)))
     contents = {reply_fields(body, "safe", crypto)["Content"] for status, body in results}
     assert len(slow.turns) == 1 and recorded(live_factory) == 1
     assert {status for status, _ in results} == {200} and len(contents) == 1
